@@ -1,0 +1,48 @@
+# The two commands the README promises: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The stamp's name changes with the requirements, so editing them reinstalls.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: install run test lint format check-compose services clean-db
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## make run: the whole system on this machine's PostgreSQL and Redis, with demo data.
+run: export DEBUG ?= 1
+run: install
+	@mkdir -p var
+	$(PY) manage.py ensure_db
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "  Admin: http://127.0.0.1:8000/admin/  (demo staff login printed above)"
+	@echo
+	$(VENV)/bin/honcho start -f Procfile
+
+## make test: everything the suite needs, then the suite against real PostgreSQL and Redis.
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --settings=clinic.settings_test > /dev/null
+	$(PY) -m pytest --create-db
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## The compose file is only validated here: this machine has no Docker engine.
+check-compose:
+	@command -v docker-compose > /dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose > /dev/null)
+	docker-compose config -q

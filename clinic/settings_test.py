@@ -1,0 +1,11 @@
+"""Settings for the test suite: the real PostgreSQL and Redis, a throwaway key, fast hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-key-never-used-outside-the-suite")
+os.environ.setdefault("REDIS_URL", "redis://localhost:6379/15")
+
+from clinic.settings import *  # noqa: F403
+
+# Hashing passwords slowly is a production virtue and a test-suite cost.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

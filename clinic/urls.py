@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import path
+
+admin.site.site_header = "Clinic programs"
+admin.site.site_title = "Clinic programs"
+admin.site.index_title = "Today at the clinic"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,485 @@
+"""Writes for the care journey: admission, extension, step-down/up, discharge, reversal.
+
+Every function is keyword-only, runs in one transaction, locks the rows it
+changes, checks the request first (raising a clear domain error) and relies on
+PostgreSQL's constraints as the last word for races it cannot see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.db import translate_integrity_errors
+from patients.models import Patient
+from programs.errors import (
+    AlreadyDischarged,
+    BedUnavailable,
+    EpisodeAlreadyOpen,
+    InvalidDate,
+    InvalidTransition,
+    NotReversible,
+    PlacementOverlap,
+    StayLengthOutOfRange,
+    WrongProgram,
+)
+from programs.models import (
+    OPEN_EPISODE_STATUSES,
+    AftercareCheckIn,
+    AftercarePlan,
+    Bed,
+    Discharge,
+    Disposition,
+    EndReason,
+    EpisodeStatus,
+    Placement,
+    PlacementKind,
+    Program,
+    Reversal,
+    StayExtension,
+    Transition,
+    TransitionKind,
+    TreatmentEpisode,
+)
+
+CONSTRAINT_ERRORS = {
+    "placement_one_level_of_care_per_day": lambda: PlacementOverlap(
+        "The patient already has a level of care on these dates."
+    ),
+    "placement_one_patient_per_bed_per_day": lambda: BedUnavailable(
+        "This bed was just given to another patient; choose another bed."
+    ),
+    "placement_stay_length_within_program_range": lambda: StayLengthOutOfRange(
+        "The planned stay is outside the program's range and no extension covers it."
+    ),
+    "episode_one_open_per_patient": lambda: EpisodeAlreadyOpen("The patient already has an open treatment episode."),
+}
+
+
+# --- checks shared by the services -------------------------------------------------
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def _check_not_far_future(day: dt.date, *, what: str) -> None:
+    limit = _today() + dt.timedelta(days=settings.CLINIC_MAX_DAYS_AHEAD)
+    if day > limit:
+        raise InvalidDate(
+            f"The {what} date {day:%Y-%m-%d} is more than {settings.CLINIC_MAX_DAYS_AHEAD} days ahead; check the date.",
+            field="on",
+        )
+
+
+def _check_stay_length(*, program: Program, start_on: dt.date, planned_end_on: dt.date) -> None:
+    days = (planned_end_on - start_on).days
+    if days < program.residential_min_days:
+        raise StayLengthOutOfRange(
+            f"A planned stay of {days} days is shorter than {program.name}'s minimum of "
+            f"{program.residential_min_days} days.",
+            field="planned_discharge_on",
+        )
+    if days > program.residential_max_days:
+        raise StayLengthOutOfRange(
+            f"A planned stay of {days} days is longer than {program.name}'s maximum of "
+            f"{program.residential_max_days} days; admit within the range and record an extension.",
+            field="planned_discharge_on",
+        )
+
+
+def _lock_bed_for(*, bed: Bed, start_on: dt.date) -> Bed:
+    """Lock the bed row so two admissions to it queue up, then check it is free from ``start_on`` on."""
+    bed = Bed.objects.select_for_update().select_related("program").get(pk=bed.pk)
+    if not bed.program.is_residential:
+        raise WrongProgram(f"{bed.program.name} is not a residential program.", field="bed")
+    if bed.status == Bed.Status.OUT_OF_SERVICE:
+        raise BedUnavailable(f"Bed {bed.label} is out of service.", field="bed")
+    taken = Placement.objects.not_cancelled().filter(bed=bed).exclude(ended_on__lte=start_on).exists()
+    if taken:
+        raise BedUnavailable(f"Bed {bed.label} is taken on or after {start_on:%Y-%m-%d}.", field="bed")
+    return bed
+
+
+def _check_no_overlap(*, patient: Patient, start_on: dt.date) -> None:
+    clash = Placement.objects.not_cancelled().filter(patient=patient).exclude(ended_on__lte=start_on).first()
+    if clash is not None:
+        raise PlacementOverlap(
+            f"The patient is already in {clash.program.name} from {clash.start_on:%Y-%m-%d}"
+            + (f" to {clash.ended_on:%Y-%m-%d}" if clash.ended_on else "")
+            + "; use a step-down or step-up to change the level of care.",
+        )
+
+
+def _open_episode_for(*, patient: Patient, start_on: dt.date) -> TreatmentEpisode:
+    """The patient's open episode, or a new one starting ``start_on``."""
+    episode = (
+        TreatmentEpisode.objects.select_for_update().filter(patient=patient, status__in=OPEN_EPISODE_STATUSES).first()
+    )
+    if episode is None:
+        return TreatmentEpisode.objects.create(patient=patient, status=EpisodeStatus.ACTIVE, started_on=start_on)
+    if episode.status != EpisodeStatus.ACTIVE:
+        episode.status = EpisodeStatus.ACTIVE
+        episode.save(update_fields=["status", "updated_at"])
+    return episode
+
+
+def _lock_patient(patient: Patient) -> Patient:
+    # Every change to a patient's journey locks the patient row first, so two
+    # staff acting on one patient at once are serialised rather than interleaved.
+    return Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+def _lock_open_placement(placement: Placement, *, kind: PlacementKind, action: str) -> Placement:
+    placement = Placement.objects.select_for_update().select_related("program", "episode").get(pk=placement.pk)
+    today = _today()
+    if placement.kind != kind:
+        raise InvalidTransition(f"A {action} starts from a {kind.label.lower()}, not a {placement.get_kind_display()}.")
+    if placement.cancelled_at is not None or placement.ended_on is not None or placement.start_on > today:
+        raise InvalidTransition(
+            f"A {action} needs an active {kind.label.lower()}; this one is {placement.status_on(today).label.lower()}."
+        )
+    return placement
+
+
+def _check_transition_date(*, placement: Placement, on: dt.date, action: str) -> None:
+    if on <= placement.start_on:
+        raise InvalidDate(
+            f"The {action} must be dated after the current level of care began ({placement.start_on:%Y-%m-%d}).",
+            field="on",
+        )
+    _check_not_far_future(on, what=action)
+
+
+# --- admission and enrollment ---------------------------------------------------------
+
+
+def admit_to_residential(
+    *,
+    patient: Patient,
+    bed: Bed,
+    admitted_on: dt.date,
+    admitted_by: AbstractBaseUser,
+    planned_discharge_on: dt.date | None = None,
+) -> Placement:
+    """Admit a patient to a residential bed, opening an episode if none is open."""
+    _check_not_far_future(admitted_on, what="admission")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        patient = _lock_patient(patient)
+        bed = _lock_bed_for(bed=bed, start_on=admitted_on)
+        program = bed.program
+        planned = planned_discharge_on or admitted_on + dt.timedelta(days=program.residential_min_days)
+        _check_stay_length(program=program, start_on=admitted_on, planned_end_on=planned)
+        _check_no_overlap(patient=patient, start_on=admitted_on)
+        episode = _open_episode_for(patient=patient, start_on=admitted_on)
+        return Placement.objects.create(
+            kind=PlacementKind.RESIDENTIAL,
+            episode=episode,
+            patient=patient,
+            program=program,
+            bed=bed,
+            start_on=admitted_on,
+            planned_end_on=planned,
+            created_by=admitted_by,
+        )
+
+
+def enroll_in_iop(
+    *,
+    patient: Patient,
+    program: Program,
+    start_on: dt.date,
+    enrolled_by: AbstractBaseUser,
+    planned_end_on: dt.date | None = None,
+) -> Placement:
+    """Enroll a patient directly in an outpatient track (no residential stay before it)."""
+    _check_not_far_future(start_on, what="enrollment")
+    _check_outpatient(program)
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        patient = _lock_patient(patient)
+        _check_no_overlap(patient=patient, start_on=start_on)
+        episode = _open_episode_for(patient=patient, start_on=start_on)
+        return _create_enrollment(
+            episode=episode, program=program, start_on=start_on, planned_end_on=planned_end_on, by=enrolled_by
+        )
+
+
+def _check_outpatient(program: Program) -> None:
+    if program.is_residential:
+        raise WrongProgram(f"{program.name} is residential; an enrollment needs an outpatient track.", field="program")
+    if not program.is_active:
+        raise WrongProgram(f"{program.name} is not taking patients.", field="program")
+
+
+def _create_enrollment(
+    *, episode: TreatmentEpisode, program: Program, start_on: dt.date, planned_end_on: dt.date | None, by
+) -> Placement:
+    if planned_end_on is not None and planned_end_on <= start_on:
+        raise InvalidDate("The planned end must be after the start.", field="planned_end_on")
+    return Placement.objects.create(
+        kind=PlacementKind.IOP,
+        episode=episode,
+        patient_id=episode.patient_id,
+        program=program,
+        start_on=start_on,
+        planned_end_on=planned_end_on,
+        created_by=by,
+    )
+
+
+def extend_stay(
+    *, stay: Placement, new_planned_discharge_on: dt.date, reason: str, approved_by: AbstractBaseUser
+) -> StayExtension:
+    """Move a stay's planned discharge later, keeping the approval as its own record."""
+    if not reason.strip():
+        raise InvalidTransition("Give the reason for the extension.", field="reason")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        stay = _lock_open_placement(stay, kind=PlacementKind.RESIDENTIAL, action="extension")
+        if new_planned_discharge_on <= stay.planned_end_on:
+            raise InvalidDate(
+                f"The new planned discharge must be after the current one ({stay.planned_end_on:%Y-%m-%d}).",
+                field="new_planned_discharge_on",
+            )
+        # The extension row goes in first: the database accepts the longer plan only once it exists.
+        extension = StayExtension.objects.create(
+            stay=stay,
+            previous_planned_end_on=stay.planned_end_on,
+            new_planned_end_on=new_planned_discharge_on,
+            reason=reason.strip(),
+            approved_by=approved_by,
+        )
+        stay.planned_end_on = new_planned_discharge_on
+        stay.save(update_fields=["planned_end_on", "updated_at"])
+        return extension
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+def step_down(
+    *,
+    stay: Placement,
+    to_program: Program,
+    on: dt.date,
+    reason: str,
+    decided_by: AbstractBaseUser,
+    planned_end_on: dt.date | None = None,
+) -> Transition:
+    """End a residential stay on ``on`` and start an IOP enrollment the same day."""
+    _check_outpatient(to_program)
+    if not reason.strip():
+        raise InvalidTransition("Give the reason for the step-down.", field="reason")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        _lock_patient(stay.patient)
+        stay = _lock_open_placement(stay, kind=PlacementKind.RESIDENTIAL, action="step-down")
+        _check_transition_date(placement=stay, on=on, action="step-down")
+        _end_placement(stay, on=on, reason=EndReason.STEPPED_DOWN)
+        enrollment = _create_enrollment(
+            episode=stay.episode, program=to_program, start_on=on, planned_end_on=planned_end_on, by=decided_by
+        )
+        return Transition.objects.create(
+            kind=TransitionKind.STEP_DOWN,
+            episode=stay.episode,
+            from_placement=stay,
+            to_placement=enrollment,
+            effective_on=on,
+            reason=reason.strip(),
+            decided_by=decided_by,
+        )
+
+
+def step_up(
+    *,
+    enrollment: Placement,
+    bed: Bed,
+    on: dt.date,
+    reason: str,
+    decided_by: AbstractBaseUser,
+    planned_discharge_on: dt.date | None = None,
+) -> Transition:
+    """End an IOP enrollment on ``on`` and admit the patient to a residential bed the same day."""
+    if not reason.strip():
+        raise InvalidTransition("Give the reason for the step-up.", field="reason")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        _lock_patient(enrollment.patient)
+        enrollment = _lock_open_placement(enrollment, kind=PlacementKind.IOP, action="step-up")
+        _check_transition_date(placement=enrollment, on=on, action="step-up")
+        bed = _lock_bed_for(bed=bed, start_on=on)
+        planned = planned_discharge_on or on + dt.timedelta(days=bed.program.residential_min_days)
+        _check_stay_length(program=bed.program, start_on=on, planned_end_on=planned)
+        _end_placement(enrollment, on=on, reason=EndReason.STEPPED_UP)
+        stay = Placement.objects.create(
+            kind=PlacementKind.RESIDENTIAL,
+            episode=enrollment.episode,
+            patient_id=enrollment.patient_id,
+            program=bed.program,
+            bed=bed,
+            start_on=on,
+            planned_end_on=planned,
+            created_by=decided_by,
+        )
+        return Transition.objects.create(
+            kind=TransitionKind.STEP_UP,
+            episode=enrollment.episode,
+            from_placement=enrollment,
+            to_placement=stay,
+            effective_on=on,
+            reason=reason.strip(),
+            decided_by=decided_by,
+        )
+
+
+def _end_placement(placement: Placement, *, on: dt.date, reason: EndReason) -> None:
+    placement.ended_on = on
+    placement.end_reason = reason
+    placement.save(update_fields=["ended_on", "end_reason", "updated_at"])
+
+
+def _reopen_placement(placement: Placement) -> None:
+    placement.ended_on = None
+    placement.end_reason = ""
+    placement.save(update_fields=["ended_on", "end_reason", "updated_at"])
+
+
+# --- discharge and aftercare ---------------------------------------------------------
+
+
+def discharge(
+    *,
+    episode: TreatmentEpisode,
+    on: dt.date,
+    disposition: Disposition | str,
+    decided_by: AbstractBaseUser,
+    notes: str = "",
+) -> Discharge:
+    """End the current level of care and the episode, and start the aftercare plan."""
+    if disposition not in Disposition.values:
+        raise InvalidTransition(f"{disposition!r} is not a discharge disposition.", field="disposition")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        _lock_patient(episode.patient)
+        episode = TreatmentEpisode.objects.select_for_update().get(pk=episode.pk)
+        if not episode.is_open:
+            raise AlreadyDischarged(f"This episode is already {episode.get_status_display().lower()}.")
+        placement = (
+            Placement.objects.select_for_update()
+            .select_related("program")
+            .filter(episode=episode, cancelled_at__isnull=True, ended_on__isnull=True)
+            .first()
+        )
+        if placement is None:
+            raise InvalidTransition("The episode has no current level of care to discharge from.")
+        if placement.start_on > _today():
+            raise InvalidTransition("The patient has not started this level of care yet; cancel it instead.")
+        _check_transition_date(placement=placement, on=on, action="discharge")
+        _end_placement(placement, on=on, reason=EndReason.DISCHARGED)
+        episode.status = EpisodeStatus.FINISHED
+        episode.ended_on = on
+        episode.save(update_fields=["status", "ended_on", "updated_at"])
+        record = Discharge.objects.create(
+            episode=episode,
+            ended_placement=placement,
+            effective_on=on,
+            disposition=disposition,
+            notes=notes.strip(),
+            decided_by=decided_by,
+        )
+        _start_aftercare(discharge=record, program=placement.program)
+        return record
+
+
+def _start_aftercare(*, discharge: Discharge, program: Program) -> AftercarePlan:
+    plan = AftercarePlan.objects.create(
+        discharge=discharge, patient_id=discharge.episode.patient_id, program=program, starts_on=discharge.effective_on
+    )
+    # The discharge day does not count: day 7 is the seventh day after it (HEDIS FUI).
+    AftercareCheckIn.objects.bulk_create(
+        AftercareCheckIn(plan=plan, offset_days=days, due_on=discharge.effective_on + dt.timedelta(days=days))
+        for days in sorted(set(program.aftercare_checkin_offsets))
+    )
+    return plan
+
+
+# --- corrections -------------------------------------------------------------------------
+
+
+def reverse_transition(*, transition: Transition, reason: str, reversed_by: AbstractBaseUser) -> Reversal:
+    """Undo a step-down or step-up recorded in error: the new placement is cancelled, the old one resumes."""
+    if not reason.strip():
+        raise NotReversible("Give the reason for the reversal.", field="reason")
+    with (
+        translate_integrity_errors(
+            {
+                **CONSTRAINT_ERRORS,
+                "placement_one_patient_per_bed_per_day": lambda: BedUnavailable(
+                    "The bed of the earlier stay has been given to another patient since; "
+                    "the step-down cannot be reversed into it."
+                ),
+            }
+        ),
+        transaction.atomic(),
+    ):
+        _lock_patient(transition.episode.patient)
+        transition = Transition.objects.select_related("episode").get(pk=transition.pk)
+        if Reversal.objects.filter(transition=transition).exists():
+            raise NotReversible("This transition has already been reversed.")
+        episode = TreatmentEpisode.objects.select_for_update().get(pk=transition.episode_id)
+        if not episode.is_open:
+            raise NotReversible("The episode has been discharged since; reverse the discharge first.")
+        latest = (
+            Transition.objects.filter(episode=episode, reversal__isnull=True).order_by("-effective_on", "-id").first()
+        )
+        if latest != transition:
+            raise NotReversible("A later transition exists; reverse that one first.")
+        new = Placement.objects.select_for_update().get(pk=transition.to_placement_id)
+        old = Placement.objects.select_for_update().get(pk=transition.from_placement_id)
+        if new.ended_on is not None or new.cancelled_at is not None:
+            raise NotReversible("The level of care it started has ended since; it cannot be reversed.")
+        new.cancelled_at = timezone.now()
+        new.save(update_fields=["cancelled_at", "updated_at"])
+        _reopen_placement(old)
+        return Reversal.objects.create(transition=transition, reason=reason.strip(), reversed_by=reversed_by)
+
+
+def reverse_discharge(*, discharge: Discharge, reason: str, reversed_by: AbstractBaseUser) -> Reversal:
+    """Undo a discharge recorded in error: the episode and its last level of care resume, aftercare is revoked."""
+    if not reason.strip():
+        raise NotReversible("Give the reason for the reversal.", field="reason")
+    with (
+        translate_integrity_errors(
+            {
+                **CONSTRAINT_ERRORS,
+                "episode_one_open_per_patient": lambda: NotReversible(
+                    "The patient has started a new episode since; the discharge cannot be reversed."
+                ),
+                "placement_one_level_of_care_per_day": lambda: NotReversible(
+                    "The patient has a later level of care; the discharge cannot be reversed."
+                ),
+                "placement_one_patient_per_bed_per_day": lambda: BedUnavailable(
+                    "The patient's bed has been given to another patient since; the discharge cannot be reversed."
+                ),
+            }
+        ),
+        transaction.atomic(),
+    ):
+        _lock_patient(discharge.episode.patient)
+        discharge = Discharge.objects.select_related("episode").get(pk=discharge.pk)
+        if Reversal.objects.filter(discharge=discharge).exists():
+            raise NotReversible("This discharge has already been reversed.")
+        episode = TreatmentEpisode.objects.select_for_update().get(pk=discharge.episode_id)
+        if episode.status != EpisodeStatus.FINISHED:
+            raise NotReversible("The episode is not discharged.")
+        episode.status = EpisodeStatus.ACTIVE
+        episode.ended_on = None
+        episode.save(update_fields=["status", "ended_on", "updated_at"])
+        _reopen_placement(Placement.objects.select_for_update().get(pk=discharge.ended_placement_id))
+        plan = AftercarePlan.objects.select_for_update().get(discharge=discharge)
+        plan.status = AftercarePlan.Status.REVOKED
+        plan.save(update_fields=["status", "updated_at"])
+        plan.checkins.filter(status=AftercareCheckIn.Status.SCHEDULED).update(
+            status=AftercareCheckIn.Status.CANCELLED, updated_at=timezone.now()
+        )
+        return Reversal.objects.create(discharge=discharge, reason=reason.strip(), reversed_by=reversed_by)
