@@ -21,6 +21,7 @@ run: install
 	@mkdir -p var
 	$(PY) manage.py ensure_db
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py seed_demo
 	@echo
 	@echo "  Admin: http://127.0.0.1:8000/admin/  (demo staff login printed above)"

@@ -34,3 +34,9 @@ class Conflict(DomainError):
 
 class InvalidInput(DomainError):
     code = "invalid"
+
+
+class VersionMismatch(DomainError):
+    """The record changed since the caller read it (optimistic concurrency)."""
+
+    code = "version_mismatch"

@@ -9,3 +9,6 @@ from clinic.settings import *  # noqa: F403
 
 # Hashing passwords slowly is a production virtue and a test-suite cost.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests serve no static files; whitenoise would warn about a missing STATIC_ROOT.
+STATIC_ROOT = None

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clinic.db import constraint_name
 from clinic.errors import Conflict, InvalidInput
+from clinic.versioning import check_version
 from patients.models import Patient
 from patients.validators import normalize_phone
 
@@ -83,12 +84,16 @@ def register_patient(
     return _save(_validated(patient, phone_region=phone_region))
 
 
-def update_patient(*, patient: Patient, phone_region: str | None = None, **changes: Any) -> Patient:
+def update_patient(
+    *, patient: Patient, phone_region: str | None = None, expected_version: str | None = None, **changes: Any
+) -> Patient:
+    """Change contact details and preferences; with ``expected_version``, only if nobody changed them since."""
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise InvalidInput(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        check_version(patient, expected_version)
         for field, value in changes.items():
             setattr(patient, field, value)
         _validated(patient, phone_region=phone_region)

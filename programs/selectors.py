@@ -66,3 +66,34 @@ def free_beds(*, program: Program, from_on: dt.date) -> QuerySet[Bed]:
     """Beds in service with no stay on or after ``from_on`` (an admission's range is open-ended)."""
     occupied = Placement.objects.not_cancelled().filter(bed=OuterRef("pk")).exclude(ended_on__lte=from_on)
     return Bed.objects.filter(program=program, status=Bed.Status.AVAILABLE).exclude(Exists(occupied)).order_by("label")
+
+
+@dataclass(frozen=True)
+class JourneyStep:
+    kind: str  # "residential", "iop", "aftercare"
+    program: Program
+    start_on: dt.date
+    end_on: dt.date | None
+    how_it_began: str  # "admitted", "enrolled", "stepped_down", "stepped_up", "discharged"
+
+
+def patient_journey(*, patient: Patient) -> list[JourneyStep]:
+    """The levels of care a patient has been through, oldest first, without cancelled (reversed) ones."""
+    placements = (
+        Placement.objects.not_cancelled()
+        .filter(patient=patient)
+        .select_related("program__site", "transition_in")
+        .order_by("start_on", "id")
+    )
+    steps: list[JourneyStep] = []
+    for placement in placements:
+        transition = getattr(placement, "transition_in", None)
+        if transition is not None:
+            began = "stepped_down" if transition.kind == "step_down" else "stepped_up"
+        else:
+            began = "admitted" if placement.is_residential else "enrolled"
+        steps.append(JourneyStep(placement.kind, placement.program, placement.start_on, placement.ended_on, began))
+    plans = patient.aftercare_plans.exclude(status="revoked").select_related("program__site").order_by("starts_on")
+    for plan in plans:
+        steps.append(JourneyStep("aftercare", plan.program, plan.starts_on, None, "discharged"))
+    return sorted(steps, key=lambda step: step.start_on)

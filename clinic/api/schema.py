@@ -1,0 +1,52 @@
+"""OpenAPI additions: the shared error body on every operation, so the contract lists every error."""
+
+from __future__ import annotations
+
+ERROR_RESPONSES = {
+    "400": "The request is not valid (malformed JSON, wrong types, or a rule of the clinic refused it).",
+    "401": "No valid credentials were given.",
+    "403": "The caller may not do this.",
+    "404": "No such record, or not one the caller may see.",
+    "409": "The request collides with the current state (a bed taken, an overlap).",
+    "412": "The record changed since the caller read it (If-Match did not match).",
+    "428": "If-Match is required for this change.",
+    "429": "Too many requests; try again later.",
+}
+_WRITE_ONLY = {"409"}
+_UPDATE_ONLY = {"412", "428"}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable machine-readable reason."},
+                "message": {"type": "string", "description": "A sentence for people."},
+                "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            },
+        }
+    },
+}
+
+
+def _applies(code: str, method: str) -> bool:
+    if code in _UPDATE_ONLY:
+        return method in {"patch", "put"}
+    if code in _WRITE_ONLY:
+        return method not in {"get", "head", "options"}
+    return True
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                if _applies(code, method):
+                    responses.setdefault(code, {"description": description, "content": content})
+    return result

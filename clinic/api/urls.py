@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from clinic.api import auth
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", auth.ThrottledTokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh/", auth.ThrottledTokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("me/", include("patients.api_urls")),
+]

@@ -1,0 +1,160 @@
+"""The patient app's own endpoints (/api/v1/me/...): a patient sees and edits only their own record."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from clinic.api.permissions import IsPatient
+from clinic.api.versioning import required_version
+from clinic.versioning import etag_for
+from patients import services
+from patients.models import Patient
+from patients.validators import validate_time_zone
+from programs import selectors as program_selectors
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag from your last read."
+)
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    time_zone = serializers.CharField(validators=[validate_time_zone], required=False)
+    # Typed as the person writes it ("+1 (617) 555-0199"); the service checks and stores E.164.
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+    class Meta:
+        model = Patient
+        fields = ["id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth"]
+        fields += ["phone", "email", "time_zone"]
+        read_only_fields = ["id", "mrn", "legal_first_name", "legal_last_name", "date_of_birth"]
+
+
+class PreferencesSerializer(serializers.ModelSerializer):
+    messaging_consent = serializers.BooleanField(
+        source="has_messaging_consent", required=False, help_text="Whether we may send you reminders."
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["sms_allowed", "email_allowed", "push_allowed", "quiet_hours_start", "quiet_hours_end"]
+        fields += ["messaging_consent", "messaging_consent_given_at", "messaging_consent_revoked_at"]
+        read_only_fields = ["messaging_consent_given_at", "messaging_consent_revoked_at"]
+
+
+class _MeView(GenericAPIView):
+    permission_classes = [IsPatient]
+
+    def get_object(self) -> Patient:
+        return self.request.user.patient
+
+    def _respond(self, patient: Patient) -> Response:
+        response = Response(self.get_serializer(patient).data)
+        response["ETag"] = etag_for(patient)
+        return response
+
+
+class ProfileView(_MeView):
+    """Your profile. Names and date of birth are changed by the clinic; contact details by you."""
+
+    serializer_class = ProfileSerializer
+
+    def get(self, request):
+        return self._respond(self.get_object())
+
+    @extend_schema(parameters=[IF_MATCH])
+    def patch(self, request):
+        expected = required_version(request)
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        patient = services.update_patient(
+            patient=self.get_object(), expected_version=expected, **serializer.validated_data
+        )
+        return self._respond(patient)
+
+
+class PreferencesView(_MeView):
+    """How and when we may contact you. Turning messaging consent off stops reminders at once."""
+
+    serializer_class = PreferencesSerializer
+
+    def get(self, request):
+        return self._respond(self.get_object())
+
+    @extend_schema(parameters=[IF_MATCH])
+    def patch(self, request):
+        expected = required_version(request)
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        consent = changes.pop("has_messaging_consent", None)
+        patient = services.update_patient(patient=self.get_object(), expected_version=expected, **changes)
+        if consent is True and not patient.has_messaging_consent:
+            patient = services.give_messaging_consent(patient=patient)
+        elif consent is False:
+            patient = services.revoke_messaging_consent(patient=patient)
+        return self._respond(patient)
+
+
+# Patient-friendly words for the journey: what the patient app shows, not clinical codes.
+LEVEL_WORDS = {
+    "residential": "Residential care",
+    "iop": "Intensive outpatient program",
+    "aftercare": "Aftercare",
+}
+BEGAN_WORDS = {
+    "admitted": "You were admitted",
+    "enrolled": "You started",
+    "stepped_down": "You moved on from residential care",
+    "stepped_up": "You moved to residential care for more support",
+    "discharged": "You completed this stay and began aftercare",
+}
+
+
+class JourneyStepSerializer(serializers.Serializer):
+    level = serializers.CharField(help_text="residential, iop or aftercare")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    program = serializers.CharField()
+    start_on = serializers.DateField()
+    end_on = serializers.DateField(allow_null=True)
+    current = serializers.BooleanField()
+
+
+class CareSerializer(serializers.Serializer):
+    current_level = serializers.CharField(allow_null=True, help_text="residential, iop, aftercare or null")
+    current_title = serializers.CharField()
+    journey = JourneyStepSerializer(many=True)
+
+
+class CareView(_MeView):
+    """Where you are in your care and how you got here, in plain words."""
+
+    serializer_class = CareSerializer
+
+    def get(self, request):
+        today = timezone.localdate()
+        steps = program_selectors.patient_journey(patient=self.get_object())
+        journey = [
+            {
+                "level": step.kind,
+                "title": LEVEL_WORDS[step.kind],
+                "description": f"{BEGAN_WORDS[step.how_it_began]} on {step.start_on:%B %-d, %Y}.",
+                "program": step.program.name,
+                "start_on": step.start_on,
+                "end_on": step.end_on,
+                "current": step.start_on <= today and (step.end_on is None or step.end_on > today),
+            }
+            for step in steps
+        ]
+        current = next((step for step in reversed(journey) if step["current"]), None)
+        data = {
+            "current_level": current["level"] if current else None,
+            "current_title": current["title"] if current else "Not currently in a program",
+            "journey": journey,
+        }
+        return Response(CareSerializer(data).data)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from patients import api
+
+urlpatterns = [
+    path("", api.ProfileView.as_view(), name="me"),
+    path("preferences/", api.PreferencesView.as_view(), name="me-preferences"),
+    path("care/", api.CareView.as_view(), name="me-care"),
+]
