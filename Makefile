@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp's name changes with the requirements, so editing them reinstalls.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint format check-compose services clean-db
+.PHONY: install browser run test lint format check-compose
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ run: install
 	@echo
 	$(VENV)/bin/honcho start -f Procfile
 
+## Debian's Chromium for the end-to-end tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium > /dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null)
+
 ## make test: everything the suite needs, then the suite against real PostgreSQL and Redis.
-test: install
+test: install browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=clinic.settings_test > /dev/null

@@ -2,10 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-admin.site.site_header = "Clinic programs"
-admin.site.site_title = "Clinic programs"
-admin.site.index_title = "Today at the clinic"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api.urls")),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from patients.models import Patient
+from programs import selectors as program_selectors
 
 
 @admin.register(Patient)
@@ -10,6 +11,7 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "email", "phone"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
     autocomplete_fields = ["user"]
+    change_form_template = "admin/patients/patient/change_form.html"
     fieldsets = [
         (
             None,
@@ -38,3 +40,11 @@ class PatientAdmin(admin.ModelAdmin):
         ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        patient = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if patient is not None:
+            context["timeline"] = program_selectors.patient_timeline(patient=patient)
+            context["show_clinical"] = True
+        return super().change_view(request, object_id, form_url, extra_context=context)

@@ -1,6 +1,10 @@
+import datetime as dt
+
 from django.contrib import admin
+from django.utils import timezone
 
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from programs import selectors
 from programs.models import (
     AftercareCheckIn,
     AftercarePlan,
@@ -82,9 +86,59 @@ class TreatmentEpisodeAdmin(ReadOnlyAdmin):
     inlines = [PlacementInline, TransitionInline, DischargeInline]
 
 
+class WorklistFilter(admin.SimpleListFilter):
+    """The dashboard's figures as list filters: a figure links here, so both use the same selector."""
+
+    title = "worklist"
+    parameter_name = "worklist"
+    worklists: dict = {}
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.worklists.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in self.worklists:
+            return queryset
+        _, select = self.worklists[self.value()]
+        return queryset.filter(pk__in=select(timezone.localdate()).values("pk"))
+
+
+def _this_week(today: dt.date) -> tuple[dt.date, dt.date]:
+    start = today - dt.timedelta(days=today.weekday())
+    return start, start + dt.timedelta(days=7)
+
+
+class PlacementWorklistFilter(WorklistFilter):
+    worklists = {
+        "active": ("In care today", lambda on: Placement.objects.on(on)),
+        "admitted_week": (
+            "Admitted this week",
+            lambda on: selectors.admissions_between(start=_this_week(on)[0], end=_this_week(on)[1]),
+        ),
+        "approaching": ("Nearing planned discharge or maximum", lambda on: selectors.stays_approaching_end(on=on)),
+        "step_down_due": ("Due a step-down decision", lambda on: selectors.stays_due_step_down_decision(on=on)),
+    }
+
+
+class CheckInWorklistFilter(WorklistFilter):
+    worklists = {
+        "due": ("Due in the next 7 days", lambda on: selectors.checkins_due(on=on)),
+        "missed": ("Missed", lambda on: selectors.checkins_missed(on=on)),
+    }
+
+
+class DischargeWorklistFilter(WorklistFilter):
+    worklists = {
+        "week": (
+            "This week",
+            lambda on: selectors.discharges_between(start=_this_week(on)[0], end=_this_week(on)[1]),
+        ),
+    }
+
+
 class PlacementAdminBase(ReadOnlyAdmin):
     list_display = ["patient", "program", "start_on", "planned_end_on", "ended_on", "end_reason", "status_label"]
-    list_filter = ["program__site", "program", "end_reason"]
+    list_filter = [PlacementWorklistFilter, "program__site", "program", "end_reason"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name", "bed__label"]
     list_select_related = ["patient", "program__site", "bed"]
     date_hierarchy = "start_on"
@@ -127,7 +181,7 @@ class TransitionAdmin(ReadOnlyAdmin):
 @admin.register(Discharge)
 class DischargeAdmin(ReadOnlyAdmin):
     list_display = ["episode", "effective_on", "disposition", "decided_by"]
-    list_filter = ["disposition", "ended_placement__program__site"]
+    list_filter = [DischargeWorklistFilter, "disposition", "ended_placement__program__site"]
     search_fields = ["episode__patient__mrn", "episode__patient__legal_last_name"]
     list_select_related = ["episode__patient", "decided_by"]
     date_hierarchy = "effective_on"
@@ -156,7 +210,7 @@ class AftercarePlanAdmin(ReadOnlyAdmin):
 @admin.register(AftercareCheckIn)
 class AftercareCheckInAdmin(ReadOnlyAdmin):
     list_display = ["plan", "offset_days", "due_on", "status"]
-    list_filter = ["status", "offset_days"]
+    list_filter = [CheckInWorklistFilter, "status", "offset_days"]
     search_fields = ["plan__patient__mrn", "plan__patient__legal_last_name"]
     list_select_related = ["plan__patient"]
     date_hierarchy = "due_on"

@@ -5,11 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, DateField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from patients.models import Patient
-from programs.models import Bed, Placement, Program, Site
+from programs.models import (
+    AftercareCheckIn,
+    Bed,
+    Discharge,
+    Placement,
+    Program,
+    Reversal,
+    Site,
+    StayExtension,
+    Transition,
+    TreatmentEpisode,
+)
 
 
 @dataclass(frozen=True)
@@ -97,3 +109,167 @@ def patient_journey(*, patient: Patient) -> list[JourneyStep]:
     for plan in plans:
         steps.append(JourneyStep("aftercare", plan.program, plan.starts_on, None, "discharged"))
     return sorted(steps, key=lambda step: step.start_on)
+
+
+# --- the shift's worklists (the dashboard's figures and the admin filters behind them) ---------
+# Each returns a queryset so the figure on the dashboard and the list it links to are one query.
+
+APPROACHING_DAYS = 7
+CHECKIN_GRACE_DAYS = 2
+
+
+def _sites_filter(queryset: QuerySet, sites, path: str = "program__site") -> QuerySet:
+    return queryset if sites is None else queryset.filter(**{f"{path}__in": sites})
+
+
+def active_stays(*, on: dt.date, sites=None) -> QuerySet[Placement]:
+    return _sites_filter(Placement.objects.on(on).filter(kind="residential"), sites)
+
+
+def stays_approaching_end(*, on: dt.date, sites=None) -> QuerySet[Placement]:
+    """Stays whose planned discharge, or the program maximum, is within a week."""
+    soon = on + dt.timedelta(days=APPROACHING_DAYS)
+    at_max = ExpressionWrapper(F("start_on") + F("program__residential_max_days"), output_field=DateField())
+    return (
+        active_stays(on=on, sites=sites)
+        .annotate(max_end_on=at_max)
+        .filter(Q(planned_end_on__lte=soon) | Q(max_end_on__lte=soon))
+    )
+
+
+def stays_due_step_down_decision(*, on: dt.date, sites=None) -> QuerySet[Placement]:
+    """Residential patients past their program's minimum length: time to decide on a step-down."""
+    reached_min = ExpressionWrapper(F("start_on") + F("program__residential_min_days"), output_field=DateField())
+    return active_stays(on=on, sites=sites).annotate(min_reached_on=reached_min).filter(min_reached_on__lte=on)
+
+
+def admissions_between(*, start: dt.date, end: dt.date, sites=None) -> QuerySet[Placement]:
+    """New residential stays and IOP enrollments that began a treatment episode (not transitions)."""
+    return _sites_filter(
+        Placement.objects.not_cancelled().filter(start_on__gte=start, start_on__lt=end, transition_in__isnull=True),
+        sites,
+    )
+
+
+def discharges_between(*, start: dt.date, end: dt.date, sites=None) -> QuerySet[Discharge]:
+    return _sites_filter(
+        Discharge.objects.filter(effective_on__gte=start, effective_on__lt=end, reversal__isnull=True),
+        sites,
+        "ended_placement__program__site",
+    )
+
+
+def checkins_due(*, on: dt.date, sites=None) -> QuerySet[AftercareCheckIn]:
+    """Aftercare check-ins due from today to a week ahead, still open."""
+    return _sites_filter(
+        AftercareCheckIn.objects.filter(
+            status="scheduled", plan__status="active", due_on__gte=on, due_on__lte=on + dt.timedelta(days=7)
+        ),
+        sites,
+        "plan__program__site",
+    )
+
+
+def checkins_missed(*, on: dt.date, sites=None) -> QuerySet[AftercareCheckIn]:
+    """Check-ins past due by more than the grace days and not done: someone should call."""
+    return _sites_filter(
+        AftercareCheckIn.objects.filter(
+            status="scheduled", plan__status="active", due_on__lt=on - dt.timedelta(days=CHECKIN_GRACE_DAYS)
+        ),
+        sites,
+        "plan__program__site",
+    )
+
+
+def daily_census(*, start: dt.date, end: dt.date, sites=None) -> list[tuple[dt.date, int, int]]:
+    """(day, residential patients, outpatient patients) for each day in [start, end], in one query."""
+    site_ids = None if sites is None else [site.pk for site in sites]
+    sql = """
+        SELECT day::date,
+               count(*) FILTER (WHERE p.kind = 'residential'),
+               count(*) FILTER (WHERE p.kind = 'iop')
+          FROM generate_series(%s::date, %s::date, interval '1 day') AS day
+          LEFT JOIN programs_placement p
+            ON p.cancelled_at IS NULL
+           AND daterange(p.start_on, p.ended_on, '[)') @> day::date
+           AND (%s::bigint[] IS NULL OR p.program_id IN (
+                   SELECT id FROM programs_program WHERE site_id = ANY(%s::bigint[])))
+         GROUP BY day ORDER BY day
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start, end, site_ids, site_ids])
+        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    on: dt.date
+    title: str
+    detail: str = ""  # clinical detail (reasons, notes): shown only to roles that may see clinical data
+    by: str = ""
+    reversed: bool = False
+
+
+def patient_timeline(*, patient: Patient) -> list[TimelineEvent]:
+    """Every step of every episode, newest first, including reversed ones (marked), for the staff patient page."""
+    events: list[TimelineEvent] = []
+    for episode in TreatmentEpisode.objects.filter(patient=patient):
+        events.append(TimelineEvent(episode.started_on, "Treatment episode opened"))
+    placements = Placement.objects.filter(patient=patient).select_related("program", "bed", "transition_in")
+    for placement in placements:
+        if getattr(placement, "transition_in", None) is None:
+            where = f"{placement.program.name}" + (f", bed {placement.bed.label}" if placement.bed else "")
+            verb = "Admitted to" if placement.is_residential else "Enrolled in"
+            events.append(
+                TimelineEvent(placement.start_on, f"{verb} {where}", reversed=placement.cancelled_at is not None)
+            )
+    for ext in StayExtension.objects.filter(stay__patient=patient).select_related("approved_by"):
+        events.append(
+            TimelineEvent(
+                ext.approved_at.date(),
+                f"Stay extended to {ext.new_planned_end_on:%Y-%m-%d}",
+                ext.reason,
+                ext.approved_by.get_full_name() or ext.approved_by.get_username(),
+            )
+        )
+    transitions = Transition.objects.filter(episode__patient=patient).select_related(
+        "to_placement__program", "to_placement__bed", "decided_by", "reversal__reversed_by"
+    )
+    for tr in transitions:
+        target = tr.to_placement.program.name
+        events.append(
+            TimelineEvent(
+                tr.effective_on,
+                f"{tr.get_kind_display()} to {target}",
+                tr.reason,
+                tr.decided_by.get_full_name() or tr.decided_by.get_username(),
+                reversed=hasattr(tr, "reversal"),
+            )
+        )
+    discharges = Discharge.objects.filter(episode__patient=patient).select_related("decided_by", "reversal")
+    for dis in discharges:
+        events.append(
+            TimelineEvent(
+                dis.effective_on,
+                f"Discharged ({dis.get_disposition_display().lower()}); aftercare began",
+                dis.notes,
+                dis.decided_by.get_full_name() or dis.decided_by.get_username(),
+                reversed=hasattr(dis, "reversal"),
+            )
+        )
+    for rev in Reversal.objects.filter(
+        Q(transition__episode__patient=patient) | Q(discharge__episode__patient=patient)
+    ).select_related("reversed_by", "transition", "discharge"):
+        undone = rev.transition or rev.discharge
+        events.append(
+            TimelineEvent(
+                rev.created_at.date(),
+                f"Reversed: {undone}",
+                rev.reason,
+                rev.reversed_by.get_full_name() or rev.reversed_by.get_username(),
+            )
+        )
+    checkins = AftercareCheckIn.objects.filter(plan__patient=patient).exclude(status="cancelled")
+    for checkin in checkins:
+        events.append(TimelineEvent(checkin.due_on, f"Aftercare day-{checkin.offset_days} check-in ({checkin.status})"))
+    return sorted(events, key=lambda event: event.on, reverse=True)

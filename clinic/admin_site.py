@@ -1,0 +1,19 @@
+"""The staff admin site: the stock Django admin with a shift dashboard as its index page."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+
+from clinic import dashboard
+
+
+class ClinicAdminSite(admin.AdminSite):
+    site_header = "Clinic programs"
+    site_title = "Clinic programs"
+    index_title = "Today at the clinic"
+    index_template = "admin/clinic_index.html"
+
+    def index(self, request, extra_context=None):
+        context = {"dashboard": dashboard.build(user=request.user, today=timezone.localdate())}
+        return super().index(request, extra_context={**context, **(extra_context or {})})

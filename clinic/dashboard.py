@@ -1,0 +1,128 @@
+"""The figures on the admin's front page, each with the link to the list behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from programs import selectors
+from programs.models import Site
+
+CHART_DAYS = 30
+
+
+@dataclass
+class Figure:
+    label: str
+    value: int | str
+    url: str
+    tone: str = ""  # "warn" draws the eye; "" is neutral
+    detail: str = ""
+
+
+@dataclass
+class Dashboard:
+    sites: list[Site]
+    census: list[dict] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    chart: dict = field(default_factory=dict)
+
+
+def _changelist(app: str, model: str, **params) -> str:
+    url = reverse(f"admin:{app}_{model}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def visible_sites(user) -> list[Site]:
+    # Every staff member sees every site until per-site access is wired in (issue 7).
+    return list(Site.objects.order_by("name"))
+
+
+def build(*, user, today: dt.date) -> Dashboard:
+    sites = visible_sites(user)
+    board = Dashboard(sites=sites)
+    week_start = today - dt.timedelta(days=today.weekday())
+    week_end = week_start + dt.timedelta(days=7)
+
+    for row in selectors.census(on=today, sites=sites):
+        program = row.program
+        model = "residentialstay" if program.is_residential else "iopenrollment"
+        board.census.append(
+            {
+                "program": program,
+                "patients": row.patients,
+                "beds_occupied": row.beds_occupied,
+                "beds_in_service": row.beds_in_service,
+                "occupancy": row.occupancy_percent,
+                "url": _changelist("programs", model, program__id__exact=program.pk, worklist="active"),
+            }
+        )
+
+    admissions = selectors.admissions_between(start=week_start, end=week_end, sites=sites).count()
+    discharges = selectors.discharges_between(start=week_start, end=week_end, sites=sites).count()
+    approaching = selectors.stays_approaching_end(on=today, sites=sites).count()
+    step_down = selectors.stays_due_step_down_decision(on=today, sites=sites).count()
+    due = selectors.checkins_due(on=today, sites=sites).count()
+    missed = selectors.checkins_missed(on=today, sites=sites).count()
+    board.figures += [
+        Figure(
+            "Admissions this week", admissions, _changelist("programs", "residentialstay", worklist="admitted_week")
+        ),
+        Figure("Discharges this week", discharges, _changelist("programs", "discharge", worklist="week")),
+        Figure(
+            "Stays nearing planned discharge or program maximum",
+            approaching,
+            _changelist("programs", "residentialstay", worklist="approaching"),
+            "warn" if approaching else "",
+            f"within {selectors.APPROACHING_DAYS} days",
+        ),
+        Figure(
+            "Due a step-down decision",
+            step_down,
+            _changelist("programs", "residentialstay", worklist="step_down_due"),
+            "warn" if step_down else "",
+            "past the program minimum",
+        ),
+        Figure(
+            "Aftercare check-ins due",
+            due,
+            _changelist("programs", "aftercarecheckin", worklist="due"),
+            "",
+            "next 7 days",
+        ),
+        Figure(
+            "Aftercare check-ins missed",
+            missed,
+            _changelist("programs", "aftercarecheckin", worklist="missed"),
+            "warn" if missed else "",
+            f"over {selectors.CHECKIN_GRACE_DAYS} days late",
+        ),
+    ]
+    board.chart = _chart(
+        selectors.daily_census(start=today - dt.timedelta(days=CHART_DAYS - 1), end=today, sites=sites)
+    )
+    return board
+
+
+def _chart(rows: list[tuple[dt.date, int, int]], width: int = 600, height: int = 160) -> dict:
+    """Polyline points for an inline SVG: no chart library and nothing loaded from elsewhere."""
+    top = max([max(r, o) for _, r, o in rows] + [1])
+    step = width / max(len(rows) - 1, 1)
+
+    def points(index: int) -> str:
+        return " ".join(f"{i * step:.1f},{height - row[index] / top * (height - 10):.1f}" for i, row in enumerate(rows))
+
+    return {
+        "width": width,
+        "height": height,
+        "residential": points(1),
+        "outpatient": points(2),
+        "max": top,
+        "first": rows[0][0] if rows else None,
+        "last": rows[-1][0] if rows else None,
+        "today_residential": rows[-1][1] if rows else 0,
+        "today_outpatient": rows[-1][2] if rows else 0,
+    }
