@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from patients.models import Patient
+from programs import admin_workflows
 from programs import selectors as program_selectors
 
 
@@ -47,4 +48,10 @@ class PatientAdmin(admin.ModelAdmin):
         if patient is not None:
             context["timeline"] = program_selectors.patient_timeline(patient=patient)
             context["show_clinical"] = True
+            context["workflows"] = admin_workflows.available_workflows(patient=patient, user=request.user)
+            if request.user.has_perm("programs.add_reversal"):
+                context["reversals"] = admin_workflows.reversible_records(patient=patient)
         return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def get_urls(self):
+        return admin_workflows.patient_workflow_urls(self) + super().get_urls()

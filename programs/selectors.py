@@ -74,10 +74,15 @@ def current_placement(*, patient: Patient, on: dt.date) -> Placement | None:
     return Placement.objects.on(on).filter(patient=patient).select_related("program", "bed").first()
 
 
-def free_beds(*, program: Program, from_on: dt.date) -> QuerySet[Bed]:
+def free_beds(*, from_on: dt.date, program: Program | None = None, programs=None) -> QuerySet[Bed]:
     """Beds in service with no stay on or after ``from_on`` (an admission's range is open-ended)."""
     occupied = Placement.objects.not_cancelled().filter(bed=OuterRef("pk")).exclude(ended_on__lte=from_on)
-    return Bed.objects.filter(program=program, status=Bed.Status.AVAILABLE).exclude(Exists(occupied)).order_by("label")
+    beds = Bed.objects.filter(status=Bed.Status.AVAILABLE, program__is_active=True).exclude(Exists(occupied))
+    if program is not None:
+        beds = beds.filter(program=program)
+    if programs is not None:
+        beds = beds.filter(program__in=programs)
+    return beds.select_related("program__site").order_by("program__site__name", "program__name", "label")
 
 
 @dataclass(frozen=True)
