@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
 from clinic.api.versioning import required_version
 from clinic.versioning import etag_for
@@ -35,6 +36,8 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 
 class PreferencesSerializer(serializers.ModelSerializer):
+    quiet_hours_start = LocalTimeField(required=False)
+    quiet_hours_end = LocalTimeField(required=False)
     messaging_consent = serializers.BooleanField(
         source="has_messaging_consent", required=False, help_text="Whether we may send you reminders."
     )
