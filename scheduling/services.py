@@ -23,7 +23,7 @@ from dateutil.rrule import rrule, rrulestr
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clinic.db import translate_integrity_errors
@@ -236,8 +236,8 @@ def change_series(*, series: SessionSeries, from_on: dt.date, changed_by: Abstra
 
         now = timezone.now()
         future = Session.objects.filter(series=series, local_date__gte=from_on)
-        removable = future.filter(starts_at__gt=now).exclude(bookings__attendance__gt="").distinct()
-        removable_ids = list(removable.select_for_update(of=("self",)).values_list("pk", flat=True))
+        removable = future.filter(starts_at__gt=now).exclude(_has_attendance())
+        removable_ids = list(removable.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
         one_offs = list(
             Booking.objects.active()
             .filter(session_id__in=removable_ids, source=BookingSource.ONE_OFF)
@@ -510,6 +510,10 @@ def cancel_booking(*, booking: Booking) -> Booking:
         return booking
 
 
+def _has_attendance() -> Exists:
+    return Exists(Booking.objects.filter(session=OuterRef("pk")).exclude(attendance=""))
+
+
 def _check_unlocked(session: Session, *, action: str) -> None:
     if session.starts_at <= timezone.now():
         raise SessionLocked(f"This session has already started; it cannot be {action}.")
@@ -586,7 +590,8 @@ def add_closure(*, site: Site, date: dt.date, reason: str) -> Closure:
         # Sessions already under way or with attendance are what happened; they stay.
         open_ids = list(
             sessions.filter(starts_at__gt=timezone.now())
-            .exclude(bookings__attendance__gt="")
+            .exclude(_has_attendance())
+            .order_by("pk")
             .select_for_update(of=("self",))
             .values_list("pk", flat=True)
         )
