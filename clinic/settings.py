@@ -135,6 +135,18 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Scheduling (IOP session schedules) ---------------------------------------
+from celery.schedules import crontab  # noqa: E402
+
+# Sessions exist this many weeks ahead; the nightly run rolls the horizon on.
+SCHEDULING_HORIZON_WEEKS = env_int("SCHEDULING_HORIZON_WEEKS", 8)
+CELERY_BEAT_SCHEDULE["scheduling-generate-sessions"] = {
+    "task": "scheduling.generate_sessions",
+    "schedule": crontab(hour=2, minute=15),
+    # A run that waited past the next one is redundant: generation is idempotent.
+    "options": {"expires": 6 * 3600},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- REST API -----------------------------------------------------------------

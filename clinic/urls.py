@@ -2,9 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from scheduling.views import calendar_feed
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # scheduling: a patient's private calendar (the token is the capability)
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
 ]

@@ -173,6 +173,10 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
     # Residential patients (now or in the past) need a bed each on overlapping dates.
     clinic = ensure_clinic(beds_per_program=max(20, -(-patients * 7 // 10) // 2 + 4))
     today = timezone.localdate()
+    # Schedules first, so the journeys below book their patients into sessions through the services.
+    from scheduling import demo as schedule_demo
+
+    schedule_demo.ensure_schedules(programs=[*clinic.residential, *clinic.iop], facilitator=clinic.staff, today=today)
     existing = set(Patient.objects.filter(mrn__startswith="DEMO-").values_list("mrn", flat=True))
     created = skipped = 0
     for index in progress(range(patients)):
@@ -198,4 +202,7 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
             )
             _journey(PHASES[index % len(PHASES)], patient=patient, clinic=clinic, rng=person, today=today)
         created += 1
-    return {"created": created, "skipped": skipped}
+    with transaction.atomic():
+        sessions_recorded = schedule_demo.record_history(recorded_by=clinic.staff)
+        feed_token = schedule_demo.ensure_one_off_and_feed(iop_programs=clinic.iop)
+    return {"created": created, "skipped": skipped, "sessions_recorded": sessions_recorded, "feed_token": feed_token}

@@ -63,6 +63,19 @@ CONSTRAINT_ERRORS = {
 # --- checks shared by the services -------------------------------------------------
 
 
+def _sync_bookings(*placements: Placement) -> None:
+    """Keep session bookings in step with the placements just started, ended, cancelled or reopened.
+
+    Called explicitly (not from a signal) inside the same transaction, so a
+    journey change and its bookings commit or fail together. Imported lazily:
+    scheduling depends on programs, not the other way round.
+    """
+    from scheduling.services import sync_placement_bookings
+
+    for placement in placements:
+        sync_placement_bookings(placement=placement)
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 
@@ -176,7 +189,7 @@ def admit_to_residential(
         _check_stay_length(program=program, start_on=admitted_on, planned_end_on=planned)
         _check_no_overlap(patient=patient, start_on=admitted_on)
         episode = _open_episode_for(patient=patient, start_on=admitted_on)
-        return Placement.objects.create(
+        stay = Placement.objects.create(
             kind=PlacementKind.RESIDENTIAL,
             episode=episode,
             patient=patient,
@@ -186,6 +199,8 @@ def admit_to_residential(
             planned_end_on=planned,
             created_by=admitted_by,
         )
+        _sync_bookings(stay)
+        return stay
 
 
 def enroll_in_iop(
@@ -203,9 +218,11 @@ def enroll_in_iop(
         patient = _lock_patient(patient)
         _check_no_overlap(patient=patient, start_on=start_on)
         episode = _open_episode_for(patient=patient, start_on=start_on)
-        return _create_enrollment(
+        enrollment = _create_enrollment(
             episode=episode, program=program, start_on=start_on, planned_end_on=planned_end_on, by=enrolled_by
         )
+        _sync_bookings(enrollment)
+        return enrollment
 
 
 def _check_outpatient(program: Program) -> None:
@@ -281,6 +298,7 @@ def step_down(
         enrollment = _create_enrollment(
             episode=stay.episode, program=to_program, start_on=on, planned_end_on=planned_end_on, by=decided_by
         )
+        _sync_bookings(stay, enrollment)
         return Transition.objects.create(
             kind=TransitionKind.STEP_DOWN,
             episode=stay.episode,
@@ -322,6 +340,7 @@ def step_up(
             planned_end_on=planned,
             created_by=decided_by,
         )
+        _sync_bookings(enrollment, stay)
         return Transition.objects.create(
             kind=TransitionKind.STEP_UP,
             episode=enrollment.episode,
@@ -376,6 +395,7 @@ def discharge(
             raise InvalidTransition("The patient has not started this level of care yet; cancel it instead.")
         _check_transition_date(placement=placement, on=on, action="discharge")
         _end_placement(placement, on=on, reason=EndReason.DISCHARGED)
+        _sync_bookings(placement)
         episode.status = EpisodeStatus.FINISHED
         episode.ended_on = on
         episode.save(update_fields=["status", "ended_on", "updated_at"])
@@ -441,6 +461,7 @@ def reverse_transition(*, transition: Transition, reason: str, reversed_by: Abst
         new.cancelled_at = timezone.now()
         new.save(update_fields=["cancelled_at", "updated_at"])
         _reopen_placement(old)
+        _sync_bookings(new, old)
         return Reversal.objects.create(transition=transition, reason=reason.strip(), reversed_by=reversed_by)
 
 
@@ -475,7 +496,9 @@ def reverse_discharge(*, discharge: Discharge, reason: str, reversed_by: Abstrac
         episode.status = EpisodeStatus.ACTIVE
         episode.ended_on = None
         episode.save(update_fields=["status", "ended_on", "updated_at"])
-        _reopen_placement(Placement.objects.select_for_update().get(pk=discharge.ended_placement_id))
+        reopened = Placement.objects.select_for_update().get(pk=discharge.ended_placement_id)
+        _reopen_placement(reopened)
+        _sync_bookings(reopened)
         plan = AftercarePlan.objects.select_for_update().get(discharge=discharge)
         plan.status = AftercarePlan.Status.REVOKED
         plan.save(update_fields=["status", "updated_at"])

@@ -1,0 +1,147 @@
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from clinic.errors import DomainError
+from scheduling import services
+from scheduling.models import AttendanceRecord, Booking, CalendarFeed, Closure, Session, SessionSeries
+
+
+class ServiceAddAdmin(admin.ModelAdmin):
+    """Rows created through a service (validation, generation, bookings), read-only afterwards."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = self.create_through_service(obj).pk
+
+    def create_through_service(self, obj):  # pragma: no cover - each subclass says which service
+        raise NotImplementedError
+
+
+class SeriesForm(forms.ModelForm):
+    class Meta:
+        model = SessionSeries
+        fields = ["program", "name", "kind", "rule", "start_time", "duration_minutes", "facilitator", "room",
+                  "capacity", "starts_on", "ends_on", "books_enrolled"]  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                services.validate_series(SessionSeries(**{name: data.get(name) for name in self.Meta.fields}))
+            except DomainError as error:
+                raise ValidationError(error.message) from error
+        return data
+
+
+@admin.register(SessionSeries)
+class SessionSeriesAdmin(ServiceAddAdmin):
+    list_display = ["name", "program", "kind", "rule", "start_time", "duration_minutes", "facilitator", "room",
+                    "capacity", "starts_on", "ends_on", "generated_until"]  # fmt: skip
+    list_filter = ["kind", "books_enrolled", "program__site", "program"]
+    search_fields = ["name", "program__name", "room", "facilitator__last_name"]
+    list_select_related = ["program__site", "facilitator"]
+    form = SeriesForm
+
+    def create_through_service(self, obj: SessionSeries) -> SessionSeries:
+        return services.create_series(
+            program=obj.program,
+            name=obj.name,
+            kind=obj.kind,
+            rule=obj.rule,
+            start_time=obj.start_time,
+            duration_minutes=obj.duration_minutes,
+            facilitator=obj.facilitator,
+            capacity=obj.capacity,
+            starts_on=obj.starts_on,
+            ends_on=obj.ends_on,
+            room=obj.room,
+            books_enrolled=obj.books_enrolled,
+        )
+
+
+@admin.register(Closure)
+class ClosureAdmin(ServiceAddAdmin):
+    list_display = ["date", "site", "reason"]
+    list_filter = ["site"]
+    search_fields = ["reason", "site__name"]
+    date_hierarchy = "date"
+    list_select_related = ["site"]
+
+    def create_through_service(self, obj: Closure) -> Closure:
+        return services.add_closure(site=obj.site, date=obj.date, reason=obj.reason)
+
+
+class BookingInline(ReadOnlyInline):
+    model = Booking
+    fields = ["patient", "source", "cancelled_at", "cancel_reason", "attendance", "minutes_attended"]
+
+
+@admin.register(Session)
+class SessionAdmin(ReadOnlyAdmin):
+    list_display = ["series", "starts_at", "local_date", "status", "room", "facilitator", "booked_count", "capacity",
+                    "moved"]  # fmt: skip
+    list_filter = ["status", "series__kind", "series__program__site", "series__program"]
+    search_fields = ["series__name", "series__program__name", "room", "bookings__patient__legal_last_name"]
+    list_select_related = ["series__program", "facilitator"]
+    date_hierarchy = "local_date"
+    inlines = [BookingInline]
+
+    @admin.display(boolean=True)
+    def moved(self, obj: Session) -> bool:
+        return obj.is_moved
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, _ = super().get_search_results(request, queryset, search_term)
+        return queryset.distinct(), False
+
+
+class AttendanceRecordInline(ReadOnlyInline):
+    model = AttendanceRecord
+    fields = ["attendance", "minutes_attended", "previous_attendance", "reason", "recorded_by", "created_at"]
+    show_change_link = False
+
+
+@admin.register(Booking)
+class BookingAdmin(ReadOnlyAdmin):
+    list_display = ["patient", "session", "starts_at", "source", "attendance", "minutes_attended", "cancelled_at",
+                    "cancel_reason"]  # fmt: skip
+    list_filter = ["source", "attendance", "cancel_reason", "session__series__program"]
+    search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name", "session__series__name"]
+    list_select_related = ["patient", "session__series"]
+    date_hierarchy = "starts_at"
+    inlines = [AttendanceRecordInline]
+
+
+@admin.register(AttendanceRecord)
+class AttendanceRecordAdmin(ReadOnlyAdmin):
+    list_display = ["booking", "attendance", "minutes_attended", "previous_attendance", "recorded_by", "created_at"]
+    list_filter = ["attendance", "previous_attendance"]
+    search_fields = ["booking__patient__mrn", "booking__patient__legal_last_name", "reason"]
+    list_select_related = ["booking__patient", "booking__session__series", "recorded_by"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    list_display = ["patient", "rotated_at", "revoked_at", "is_active"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["patient__mrn", "patient__legal_last_name"]
+    list_select_related = ["patient"]
+    exclude = ["token_hash"]
+    actions = ["revoke"]
+
+    @admin.display(boolean=True)
+    def is_active(self, obj: CalendarFeed) -> bool:
+        return obj.is_active
+
+    @admin.action(description="Revoke the selected calendar feeds")
+    def revoke(self, request, queryset) -> None:
+        for feed in queryset.select_related("patient"):
+            services.revoke_calendar_feed(patient=feed.patient)
+        self.message_user(request, f"Revoked {queryset.count()} calendar feeds.")

@@ -24,6 +24,9 @@ class Command(BaseCommand):
 
         result = demo.seed(patients=patients, progress=progress)
         self.stdout.write(f"Demo staff login: {demo.DEMO_STAFF_USERNAME} / {demo.DEMO_STAFF_PASSWORD}")
+        if result.get("feed_token"):
+            # Shown once: only a hash of the token is stored.
+            self.stdout.write(f"Demo patient calendar: /calendar/{result['feed_token']}.ics")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo clinic ready: {result['created']} patients created, {result['skipped']} already there."

@@ -1,0 +1,203 @@
+"""Reads for schedules: weekly-hours compliance, absences, a patient's upcoming sessions, the calendar feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from patients.models import Patient
+from programs.models import Placement, PlacementKind, Program
+from scheduling.models import Attendance, Booking, CalendarFeed, SessionStatus
+from scheduling.services import hash_token, local_today
+
+MINUTES_PER_HOUR = Decimal(60)
+
+
+def week_start(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s week (weeks run Monday to Sunday)."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """One IOP enrollment's week, Monday to Sunday in the program's time zone."""
+
+    enrollment: Placement
+    week_start: dt.date
+    scheduled_hours: Decimal
+    attended_hours: Decimal
+    adolescent: bool  # by the patient's age on the week's Monday
+    minimum_hours: Decimal  # the ASAM 2.1 band: adults 9-19, adolescents 6-19 (per the program's settings)
+    maximum_hours: Decimal
+    partial_week: bool  # the enrollment starts or ends inside the week, so the band cannot fairly apply
+
+    @property
+    def patient(self) -> Patient:
+        return self.enrollment.patient
+
+    @property
+    def below_minimum_scheduled(self) -> bool:
+        return self.scheduled_hours < self.minimum_hours
+
+    @property
+    def below_minimum_attended(self) -> bool:
+        return self.attended_hours < self.minimum_hours
+
+    @property
+    def above_maximum(self) -> bool:
+        return self.scheduled_hours > self.maximum_hours
+
+
+def weekly_hours(
+    *, week_of: dt.date | None = None, programs: QuerySet[Program] | list[Program] | None = None
+) -> list[WeeklyHours]:
+    """Scheduled and attended hours of every IOP enrollment in force during the week.
+
+    ``week_of`` is any day of the week; by default the current week in each
+    program's own time zone. Two queries: the enrollments, and their hours.
+    """
+    enrollments = (
+        Placement.objects.not_cancelled()
+        .filter(kind=PlacementKind.IOP, program__is_active=True)
+        .select_related("patient", "program")
+        .order_by("program_id", "patient__legal_last_name", "id")
+    )
+    if programs is not None:
+        enrollments = enrollments.filter(program__in=programs)
+    weeks: dict[int, dt.date] = {}
+    candidates = []
+    for enrollment in enrollments:
+        monday = week_start(week_of or local_today(enrollment.program.time_zone))
+        sunday_next = monday + dt.timedelta(days=7)
+        if enrollment.start_on < sunday_next and (enrollment.ended_on is None or enrollment.ended_on > monday):
+            weeks[enrollment.pk] = monday
+            candidates.append(enrollment)
+    if not candidates:
+        return []
+
+    mondays = set(weeks.values())
+    window = Q()
+    for monday in mondays:
+        window |= Q(session__local_date__gte=monday, session__local_date__lt=monday + dt.timedelta(days=7))
+    totals = (
+        Booking.objects.active()
+        .filter(window, placement__in=candidates, session__status=SessionStatus.SCHEDULED)
+        .values("placement_id", "session__local_date")
+        .annotate(scheduled=Sum("session__duration_minutes"), attended=Sum("minutes_attended"))
+        .order_by()
+    )
+    minutes: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for row in totals:
+        monday = weeks[row["placement_id"]]
+        if monday <= row["session__local_date"] < monday + dt.timedelta(days=7):
+            minutes[row["placement_id"]][0] += row["scheduled"] or 0
+            minutes[row["placement_id"]][1] += row["attended"] or 0
+
+    result = []
+    for enrollment in candidates:
+        monday = weeks[enrollment.pk]
+        program = enrollment.program
+        adolescent = enrollment.patient.is_adolescent_on(monday)
+        scheduled, attended = minutes[enrollment.pk]
+        result.append(
+            WeeklyHours(
+                enrollment=enrollment,
+                week_start=monday,
+                scheduled_hours=(Decimal(scheduled) / MINUTES_PER_HOUR).quantize(Decimal("0.01")),
+                attended_hours=(Decimal(attended) / MINUTES_PER_HOUR).quantize(Decimal("0.01")),
+                adolescent=adolescent,
+                minimum_hours=program.iop_min_weekly_hours_adolescent
+                if adolescent
+                else program.iop_min_weekly_hours_adult,
+                maximum_hours=program.iop_max_weekly_hours,
+                partial_week=enrollment.start_on > monday
+                or (enrollment.ended_on is not None and enrollment.ended_on < monday + dt.timedelta(days=7)),
+            )
+        )
+    return result
+
+
+def below_minimum(
+    *, basis: str = "scheduled", week_of: dt.date | None = None, programs=None, include_partial_weeks: bool = False
+) -> list[WeeklyHours]:
+    """Enrollments under the weekly minimum, by hours ``scheduled`` or ``attended``."""
+    if basis not in ("scheduled", "attended"):
+        raise ValueError("basis is 'scheduled' or 'attended'")
+    return [
+        w
+        for w in weekly_hours(week_of=week_of, programs=programs)
+        if getattr(w, f"below_minimum_{basis}") and (include_partial_weeks or not w.partial_week)
+    ]
+
+
+def above_maximum(*, week_of: dt.date | None = None, programs=None) -> list[WeeklyHours]:
+    return [w for w in weekly_hours(week_of=week_of, programs=programs) if w.above_maximum]
+
+
+@dataclass(frozen=True)
+class AbsenceRun:
+    enrollment: Placement
+    absences: int
+    last_absent_at: dt.datetime
+
+
+def consecutive_absences(*, n: int = 2, programs=None) -> list[AbsenceRun]:
+    """Current IOP enrollments whose last ``n`` recorded sessions were all absences.
+
+    An excused absence neither counts nor breaks the run: it is left out. A
+    session without recorded attendance yet is not judged.
+    """
+    if n < 1:
+        raise ValueError("n is at least 1")
+    recorded = (
+        Booking.objects.active()
+        .filter(placement__kind=PlacementKind.IOP, placement__ended_on__isnull=True, placement__cancelled_at=None)
+        .exclude(attendance="")
+        .exclude(attendance=Attendance.EXCUSED)
+        .annotate(recent=Window(RowNumber(), partition_by=F("placement_id"), order_by=F("starts_at").desc()))
+        .filter(recent__lte=n)
+    )
+    if programs is not None:
+        recorded = recorded.filter(placement__program__in=programs)
+    runs: dict[int, list[Booking]] = defaultdict(list)
+    for booking in recorded.values_list("placement_id", "attendance", "starts_at", named=True):
+        runs[booking.placement_id].append(booking)
+    flagged = {
+        pk: max(b.starts_at for b in rows)
+        for pk, rows in runs.items()
+        if len(rows) == n and all(b.attendance == Attendance.ABSENT for b in rows)
+    }
+    enrollments = Placement.objects.filter(pk__in=flagged).select_related("patient", "program")
+    return sorted(
+        (AbsenceRun(enrollment=e, absences=n, last_absent_at=flagged[e.pk]) for e in enrollments),
+        key=lambda run: run.last_absent_at,
+        reverse=True,
+    )
+
+
+def upcoming_bookings(*, patient: Patient, now: dt.datetime | None = None) -> QuerySet[Booking]:
+    """The patient's booked sessions that have not ended yet."""
+    return (
+        Booking.objects.active()
+        .filter(patient=patient, ends_at__gt=now or timezone.now(), session__status=SessionStatus.SCHEDULED)
+        .select_related("session__series__program__site")
+        .order_by("starts_at")
+    )
+
+
+def patient_for_calendar_token(token: str) -> Patient | None:
+    """The patient whose current, unrevoked feed token this is, or None."""
+    if not token or len(token) > 100:
+        return None
+    feed = (
+        CalendarFeed.objects.filter(token_hash=hash_token(token), revoked_at__isnull=True)
+        .select_related("patient")
+        .first()
+    )
+    return feed.patient if feed else None

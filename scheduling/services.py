@@ -1,0 +1,731 @@
+"""Writes for schedules: series, session generation, closures, bookings, attendance, calendar feeds.
+
+Like the care-journey services: keyword-only, one transaction each, rows locked
+before they change, a clear domain error before anything is written, and
+PostgreSQL's constraints (seat counter within capacity, no overlapping bookings
+for a patient) as the last word for races the checks cannot see.
+
+Generation and track booking are set-based: a fixed handful of queries however
+many series, sessions and patients are involved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrule, rrulestr
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from clinic.db import translate_integrity_errors
+from patients.models import Patient
+from programs.models import Placement, Program, Site
+from scheduling.errors import (
+    DoubleBooked,
+    InvalidAttendance,
+    InvalidSchedule,
+    OutsidePlacement,
+    OutsideSeries,
+    SessionCancelled,
+    SessionFull,
+    SessionLocked,
+    SessionNotStarted,
+    SiteClosed,
+)
+from scheduling.models import (
+    PARTIAL_ATTENDANCE,
+    Attendance,
+    AttendanceRecord,
+    Booking,
+    BookingSource,
+    CalendarFeed,
+    CancelReason,
+    Closure,
+    Session,
+    SessionKind,
+    SessionSeries,
+    SessionStatus,
+)
+
+CONSTRAINT_ERRORS = {
+    "session_booked_within_capacity": lambda: SessionFull("This session is full; every seat was just taken."),
+    "booking_no_overlap_per_patient": lambda: DoubleBooked("The patient is already booked at an overlapping time."),
+    "booking_one_per_patient": lambda: DoubleBooked("The patient is already booked into this session."),
+    "series_capacity_positive": lambda: InvalidSchedule("Capacity must be at least 1.", field="capacity"),
+    "series_duration_positive": lambda: InvalidSchedule("Duration must be at least 1 minute.", field="duration"),
+}
+
+# How far ahead of a date a rule is searched for its first occurrence. A rule
+# that cannot occur (30 February) would otherwise be searched until year 9999.
+RULE_PROBE_DAYS = 366
+MAX_DURATION_MINUTES = 12 * 60
+
+
+def local_today(time_zone: str) -> dt.date:
+    return timezone.now().astimezone(ZoneInfo(time_zone)).date()
+
+
+def horizon_days() -> int:
+    return settings.SCHEDULING_HORIZON_WEEKS * 7
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def parse_rule(rule: str, *, dtstart: dt.datetime) -> rrule:
+    """An RFC 5545 RRULE read by python-dateutil, anchored at the series' first local start."""
+    text = (rule or "").strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    if not text:
+        raise InvalidSchedule("Give a recurrence rule, for example FREQ=WEEKLY;BYDAY=MO,WE,TH.", field="rule")
+    if "DTSTART" in text.upper() or "\n" in text:
+        raise InvalidSchedule("Give only the RRULE; the first date and start time are separate fields.", field="rule")
+    try:
+        parsed = rrulestr(text, dtstart=dtstart)
+    except (ValueError, TypeError, KeyError, IndexError) as error:
+        raise InvalidSchedule(f"The recurrence rule {text!r} is not valid RFC 5545 ({error}).", field="rule") from None
+    if not isinstance(parsed, rrule):  # pragma: no cover - rrulestr returns an rruleset only when forced
+        raise InvalidSchedule("Give a single RRULE.", field="rule")
+    return parsed
+
+
+def _first_start(series: SessionSeries) -> dt.datetime:
+    # Naive local wall-clock time: the rule recurs in local time, so 18:00 stays
+    # 18:00 across a daylight-saving change. It becomes aware only per occurrence.
+    return dt.datetime.combine(series.starts_on, series.start_time)
+
+
+def local_occurrences(series: SessionSeries, *, from_on: dt.date, until: dt.date) -> list[dt.datetime]:
+    """The rule's naive local starts on the days ``from_on``..``until`` (inclusive) within the series' dates."""
+    start = max(from_on, series.starts_on)
+    end = min(until, series.ends_on) if series.ends_on else until
+    if end < start:
+        return []
+    parsed = parse_rule(series.rule, dtstart=_first_start(series))
+    return parsed.between(dt.datetime.combine(start, dt.time.min), dt.datetime.combine(end, dt.time.max), inc=True)
+
+
+def validate_series(series: SessionSeries) -> None:
+    """Refuse a series that cannot run: used by the services and by the admin form before anything is saved."""
+    if series.kind not in SessionKind.values:
+        raise InvalidSchedule(f"{series.kind!r} is not a session kind.", field="kind")
+    if series.capacity is None or series.capacity <= 0:
+        raise InvalidSchedule("Capacity must be at least 1.", field="capacity")
+    if series.duration_minutes is None or series.duration_minutes <= 0:
+        raise InvalidSchedule("Duration must be at least 1 minute.", field="duration_minutes")
+    if series.duration_minutes > MAX_DURATION_MINUTES:
+        raise InvalidSchedule(f"A session lasts at most {MAX_DURATION_MINUTES // 60} hours.", field="duration_minutes")
+    if series.ends_on is not None and series.ends_on < series.starts_on:
+        raise InvalidSchedule("The last date is before the first date.", field="ends_on")
+    if not series.program.is_active:
+        raise InvalidSchedule(f"{series.program.name} is not active.", field="program")
+    probe_until = series.ends_on or series.starts_on + dt.timedelta(days=RULE_PROBE_DAYS)
+    if not local_occurrences(series, from_on=series.starts_on, until=probe_until):
+        raise InvalidSchedule(
+            f"The rule {series.rule!r} has no session between {series.starts_on:%Y-%m-%d} and {probe_until:%Y-%m-%d}.",
+            field="rule",
+        )
+
+
+# --- series ------------------------------------------------------------------------------
+
+
+def create_series(
+    *,
+    program: Program,
+    name: str,
+    kind: SessionKind | str,
+    rule: str,
+    start_time: dt.time,
+    duration_minutes: int,
+    facilitator: AbstractBaseUser,
+    capacity: int,
+    starts_on: dt.date,
+    ends_on: dt.date | None = None,
+    room: str = "",
+    books_enrolled: bool = True,
+) -> SessionSeries:
+    """Plan a recurring session and generate its sessions up to the horizon (booking the enrolled)."""
+    series = SessionSeries(
+        program=program,
+        name=name.strip() or SessionKind(kind).label,
+        kind=kind,
+        rule=rule.strip(),
+        start_time=start_time,
+        duration_minutes=duration_minutes,
+        facilitator=facilitator,
+        capacity=capacity,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        room=room.strip(),
+        books_enrolled=books_enrolled,
+    )
+    validate_series(series)
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        series.save()
+        generate_sessions(series_ids=[series.pk])
+    return series
+
+
+EDITABLE_SERIES_FIELDS = frozenset(
+    {"name", "kind", "rule", "start_time", "duration_minutes", "facilitator", "room", "capacity", "ends_on",
+     "books_enrolled"}
+)  # fmt: skip
+
+
+@dataclass
+class SeriesChange:
+    series: SessionSeries  # the series that carries the schedule from the date on
+    removed_sessions: int = 0
+    kept_sessions: int = 0  # from the date on, kept because they have started or have attendance
+    unplaced_one_off_bookings: list[Booking] = field(default_factory=list)
+
+
+def change_series(*, series: SessionSeries, from_on: dt.date, changed_by: AbstractBaseUser, **changes) -> SeriesChange:
+    """Change a series from ``from_on`` on; everything before, and anything with attendance, stays as it was.
+
+    Once a series has run, the change splits it: the old series ends the day
+    before ``from_on`` and a new one (``replaces`` the old) starts on it, so past
+    sessions keep pointing at the rule they came from. Future sessions of the
+    old series without attendance are removed and regenerated from the new rule;
+    track patients are booked again and one-off bookings follow to the same day
+    where they can.
+    """
+    unknown = set(changes) - EDITABLE_SERIES_FIELDS
+    if unknown:
+        raise InvalidSchedule(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        series = SessionSeries.objects.select_for_update().select_related("program").get(pk=series.pk)
+        today = local_today(series.program.time_zone)
+        if from_on < today:
+            raise InvalidSchedule(
+                f"A series can be changed from today ({today:%Y-%m-%d}) on; past sessions are history.",
+                field="from_on",
+            )
+        if series.ends_on is not None and from_on > series.ends_on:
+            raise OutsideSeries(f"The series ends on {series.ends_on:%Y-%m-%d}; {from_on:%Y-%m-%d} is after it.")
+
+        in_place = from_on <= series.starts_on
+        if in_place:
+            target = series
+        else:
+            target = SessionSeries(
+                **{
+                    f.attname: getattr(series, f.attname)
+                    for f in SessionSeries._meta.concrete_fields
+                    if f.attname
+                    not in {"id", "public_id", "created_at", "updated_at", "generated_until", "replaces_id"}
+                }
+            )
+            target.starts_on = from_on
+            target.replaces = series
+        for name, value in changes.items():
+            setattr(target, name, value)
+        target.generated_until = None
+        validate_series(target)
+
+        now = timezone.now()
+        future = Session.objects.filter(series=series, local_date__gte=from_on)
+        removable = future.filter(starts_at__gt=now).exclude(_has_attendance())
+        removable_ids = list(removable.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+        one_offs = list(
+            Booking.objects.active()
+            .filter(session_id__in=removable_ids, source=BookingSource.ONE_OFF)
+            .select_related("session")
+        )
+        kept = future.exclude(pk__in=removable_ids).count()
+        Booking.objects.filter(session_id__in=removable_ids).delete()
+        Session.objects.filter(pk__in=removable_ids).delete()
+
+        if not in_place:
+            series.ends_on = from_on - dt.timedelta(days=1)
+            series.save(update_fields=["ends_on", "updated_at"])
+        target.save()
+        generate_sessions(series_ids=[target.pk])
+
+        unplaced = []
+        for old in one_offs:
+            session = Session.objects.filter(series=target, local_date=old.session.local_date).scheduled().first()
+            try:
+                if session is None:
+                    raise OutsideSeries("no session that day")
+                with transaction.atomic():
+                    _book_one_off(session_id=session.pk, patient_id=old.patient_id)
+            except (OutsideSeries, OutsidePlacement, SessionFull, DoubleBooked, SessionLocked, SessionCancelled):
+                unplaced.append(old)
+        return SeriesChange(
+            series=target, removed_sessions=len(removable_ids), kept_sessions=kept, unplaced_one_off_bookings=unplaced
+        )
+
+
+# --- generation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    series: int
+    sessions_created: int
+    bookings_created: int
+
+
+def generate_sessions(
+    *, series_ids: Iterable[int] | None = None, from_on: dt.date | None = None, until: dt.date | None = None
+) -> GenerationResult:
+    """Create the missing sessions of the series up to the horizon and book the enrolled patients into them.
+
+    Idempotent: a session exists once per series and rule start (a unique
+    constraint; conflicts are skipped), so a cancelled or moved occurrence is not
+    brought back. ``from_on`` defaults to each program's local today and
+    ``until`` to the horizon after it. Days a site is closed are skipped.
+    """
+    qs = SessionSeries.objects.select_related("program")
+    if series_ids is not None:
+        qs = qs.filter(pk__in=list(series_ids))
+    earliest = from_on or timezone.now().date() - dt.timedelta(days=1)
+    qs = qs.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=earliest))
+    all_series = list(qs)
+    if not all_series:
+        return GenerationResult(series=0, sessions_created=0, bookings_created=0)
+
+    windows: dict[int, tuple[dt.date, dt.date]] = {}
+    for series in all_series:
+        today = local_today(series.program.time_zone)
+        windows[series.pk] = (from_on or today, until or today + dt.timedelta(days=horizon_days()))
+    lo = min(w[0] for w in windows.values())
+    hi = max(w[1] for w in windows.values())
+    closed: dict[int, set[dt.date]] = defaultdict(set)
+    for site_id, day in Closure.objects.filter(
+        site_id__in={s.program.site_id for s in all_series}, date__range=(lo, hi)
+    ).values_list("site_id", "date"):
+        closed[site_id].add(day)
+
+    new_sessions = []
+    for series in all_series:
+        zone = ZoneInfo(series.program.time_zone)
+        start, end = windows[series.pk]
+        length = dt.timedelta(minutes=series.duration_minutes)
+        for local in local_occurrences(series, from_on=start, until=end):
+            if local.date() in closed[series.program.site_id]:
+                continue
+            starts_at = local.replace(tzinfo=zone).astimezone(dt.UTC)
+            new_sessions.append(
+                Session(
+                    series=series,
+                    occurrence_start=starts_at,
+                    starts_at=starts_at,
+                    ends_at=starts_at + length,
+                    local_date=local.date(),
+                    duration_minutes=series.duration_minutes,
+                    facilitator_id=series.facilitator_id,
+                    room=series.room,
+                    capacity=series.capacity,
+                )
+            )
+
+    with transaction.atomic():
+        before = Session.objects.filter(series__in=all_series).count()
+        Session.objects.bulk_create(new_sessions, ignore_conflicts=True, batch_size=2000)
+        created = Session.objects.filter(series__in=all_series).count() - before
+        booked = _book_track_sessions(series_ids=[s.pk for s in all_series], from_on=lo, until=hi)
+        stale = [s for s in all_series if s.generated_until is None or s.generated_until < windows[s.pk][1]]
+        for s in stale:
+            s.generated_until = windows[s.pk][1]
+        SessionSeries.objects.bulk_update(stale, ["generated_until"], batch_size=2000)
+    return GenerationResult(series=len(all_series), sessions_created=created, bookings_created=booked)
+
+
+# Book every patient placed in a series' program into its track sessions that
+# fall inside their placement, first come first seated while seats last. One
+# INSERT for any number of sessions and patients. ON CONFLICT DO NOTHING without
+# a target also skips rows that hit the no-overlap exclusion constraint, so a
+# patient already booked at that time is simply not booked twice. A booking
+# cancelled by staff is a decision and is not re-made; one cancelled because the
+# placement ended is, if the placement covers the day again (a reversal).
+_BOOK_TRACK_SQL = """
+INSERT INTO scheduling_booking (public_id, created_at, updated_at, session_id, patient_id, placement_id, source,
+                                starts_at, ends_at, cancel_reason, attendance)
+SELECT gen_random_uuid(), now(), now(), c.session_id, c.patient_id, c.placement_id, 'track',
+       c.starts_at, c.ends_at, '', ''
+  FROM (
+    SELECT s.id AS session_id, p.patient_id, p.id AS placement_id, s.starts_at, s.ends_at,
+           s.capacity - s.booked_count AS seats,
+           row_number() OVER (PARTITION BY s.id ORDER BY p.start_on, p.id) AS queue
+      FROM scheduling_session s
+      JOIN scheduling_sessionseries ss ON ss.id = s.series_id
+      JOIN programs_placement p ON p.program_id = ss.program_id
+     WHERE s.id = ANY(%(session_ids)s)
+       AND p.cancelled_at IS NULL
+       AND p.start_on <= s.local_date AND (p.ended_on IS NULL OR p.ended_on > s.local_date)
+       AND (%(placement_id)s::bigint IS NULL OR p.id = %(placement_id)s::bigint)
+       AND NOT EXISTS (
+           SELECT 1 FROM scheduling_booking b
+            WHERE b.session_id = s.id AND b.patient_id = p.patient_id
+              AND (b.cancelled_at IS NULL OR b.cancel_reason = 'staff'))
+  ) c
+ WHERE c.queue <= c.seats
+ ORDER BY c.session_id, c.queue
+ON CONFLICT DO NOTHING
+"""
+
+
+def _book_track_sessions(
+    *,
+    series_ids: list[int] | None = None,
+    program_id: int | None = None,
+    from_on: dt.date | None = None,
+    until: dt.date | None = None,
+    placement_id: int | None = None,
+) -> int:
+    sessions = Session.objects.scheduled().filter(series__books_enrolled=True)
+    if series_ids is not None:
+        sessions = sessions.filter(series_id__in=series_ids)
+    if program_id is not None:
+        sessions = sessions.filter(series__program_id=program_id)
+    if from_on is not None:
+        sessions = sessions.filter(local_date__gte=from_on)
+    if until is not None:
+        sessions = sessions.filter(local_date__lte=until)
+    # Lock the sessions (in id order, so two generators cannot deadlock) before
+    # counting their free seats: a one-off booking waits rather than overfilling.
+    session_ids = list(sessions.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+    if not session_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id})
+        return cursor.rowcount
+
+
+# --- placements (called by programs.services) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacementBookings:
+    booked: int
+    cancelled: int
+
+
+def sync_placement_bookings(*, placement: Placement) -> PlacementBookings:
+    """Make a placement's bookings match its dates: book its track sessions, cancel the ones it no longer covers.
+
+    The care-journey services call this for every placement they start, end,
+    cancel or reopen. Bookings with attendance are history and are left alone.
+    """
+    with transaction.atomic():
+        placement = Placement.objects.get(pk=placement.pk)
+        outside = Q(session__local_date__lt=placement.start_on)
+        if placement.ended_on is not None:
+            outside |= Q(session__local_date__gte=placement.ended_on)
+        stale = Booking.objects.active().filter(placement=placement, attendance="")
+        if placement.cancelled_at is None:
+            stale = stale.filter(outside)
+        now = timezone.now()
+        cancelled = stale.update(cancelled_at=now, cancel_reason=CancelReason.PLACEMENT_ENDED, updated_at=now)
+        booked = 0
+        if placement.cancelled_at is None:
+            booked = _book_track_sessions(
+                program_id=placement.program_id,
+                from_on=placement.start_on,
+                until=placement.ended_on - dt.timedelta(days=1) if placement.ended_on else None,
+                placement_id=placement.pk,
+            )
+    return PlacementBookings(booked=booked, cancelled=cancelled)
+
+
+# --- one session -------------------------------------------------------------------------
+
+
+def _lock_session(session: Session | int) -> Session:
+    pk = session.pk if isinstance(session, Session) else session
+    return Session.objects.select_for_update(of=("self",)).select_related("series__program__site").get(pk=pk)
+
+
+def _check_bookable(session: Session) -> None:
+    if session.status == SessionStatus.CANCELLED:
+        raise SessionCancelled(f"This session was cancelled ({session.status_reason or 'no reason given'}).")
+    if session.starts_at <= timezone.now():
+        raise SessionLocked("This session has already started.")
+
+
+def _book_one_off(*, session_id: int, patient_id: int) -> Booking:
+    session = _lock_session(session_id)
+    _check_bookable(session)
+    program = session.series.program
+    placement = Placement.objects.on(session.local_date).filter(patient_id=patient_id, program=program).first()
+    if placement is None:
+        raise OutsidePlacement(
+            f"The patient has no placement in {program.name} on {session.local_date:%Y-%m-%d}.", field="patient"
+        )
+    if Booking.objects.active().filter(session=session, patient_id=patient_id).exists():
+        raise DoubleBooked("The patient is already booked into this session.")
+    clash = (
+        Booking.objects.active()
+        .filter(patient_id=patient_id, starts_at__lt=session.ends_at, ends_at__gt=session.starts_at)
+        .select_related("session__series")
+        .first()
+    )
+    if clash is not None:
+        raise DoubleBooked(
+            f"The patient is already booked at an overlapping time ({clash.session.series.name}, "
+            f"{clash.starts_at.astimezone(ZoneInfo(program.time_zone)):%Y-%m-%d %H:%M})."
+        )
+    if session.booked_count >= session.capacity:
+        raise SessionFull(f"This session is full ({session.capacity} of {session.capacity} seats taken).")
+    return Booking.objects.create(
+        session=session,
+        patient_id=patient_id,
+        placement=placement,
+        source=BookingSource.ONE_OFF,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+    )
+
+
+def book_session(*, session: Session, patient: Patient) -> Booking:
+    """Book one patient into one session (an individual session, or an extra group)."""
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        return _book_one_off(session_id=session.pk, patient_id=patient.pk)
+
+
+def cancel_booking(*, booking: Booking) -> Booking:
+    """Staff take a patient out of one session; generation will not book them into it again."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.cancelled_at is not None:
+            return booking
+        if booking.attendance:
+            raise SessionLocked("Attendance is recorded for this booking; correct the attendance instead.")
+        booking.cancelled_at = timezone.now()
+        booking.cancel_reason = CancelReason.STAFF
+        booking.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])
+        return booking
+
+
+def _has_attendance() -> Exists:
+    return Exists(Booking.objects.filter(session=OuterRef("pk")).exclude(attendance=""))
+
+
+def _check_unlocked(session: Session, *, action: str) -> None:
+    if session.starts_at <= timezone.now():
+        raise SessionLocked(f"This session has already started; it cannot be {action}.")
+    if session.bookings.exclude(attendance="").exists():
+        raise SessionLocked(f"Attendance is recorded for this session; it cannot be {action}.")
+
+
+def _cancel_sessions(session_ids: list[int], *, reason: str) -> None:
+    now = timezone.now()
+    Booking.objects.active().filter(session_id__in=session_ids).update(
+        cancelled_at=now, cancel_reason=CancelReason.SESSION_CANCELLED, updated_at=now
+    )
+    Session.objects.filter(pk__in=session_ids).update(
+        status=SessionStatus.CANCELLED, cancelled_at=now, status_reason=reason, updated_at=now
+    )
+
+
+def cancel_session(*, session: Session, reason: str) -> Session:
+    """Cancel one occurrence (and its bookings); the series and the other sessions are untouched."""
+    if not reason.strip():
+        raise InvalidSchedule("Give the reason for the cancellation.", field="reason")
+    with transaction.atomic():
+        session = _lock_session(session)
+        if session.status == SessionStatus.CANCELLED:
+            raise SessionCancelled("This session is already cancelled.")
+        _check_unlocked(session, action="cancelled")
+        _cancel_sessions([session.pk], reason=reason.strip())
+        session.refresh_from_db()
+        return session
+
+
+def move_session(*, session: Session, starts_at: dt.datetime, reason: str = "") -> Session:
+    """Move one occurrence to another time; its bookings move with it. The series is untouched."""
+    if timezone.is_naive(starts_at):
+        raise InvalidSchedule("Give the new start with its time zone.", field="starts_at")
+    with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
+        session = _lock_session(session)
+        if session.status == SessionStatus.CANCELLED:
+            raise SessionCancelled("This session is cancelled; it cannot be moved.")
+        _check_unlocked(session, action="moved")
+        if starts_at <= timezone.now():
+            raise InvalidSchedule("A session can only be moved to a time in the future.", field="starts_at")
+        series = session.series
+        local_date = starts_at.astimezone(ZoneInfo(series.program.time_zone)).date()
+        if local_date < series.starts_on or (series.ends_on is not None and local_date > series.ends_on):
+            raise OutsideSeries(
+                f"{local_date:%Y-%m-%d} is outside the series' dates ({series.starts_on:%Y-%m-%d} to "
+                f"{series.ends_on:%Y-%m-%d})."
+                if series.ends_on
+                else f"{local_date:%Y-%m-%d} is before the series starts ({series.starts_on:%Y-%m-%d}).",
+                field="starts_at",
+            )
+        if Closure.objects.filter(site_id=series.program.site_id, date=local_date).exists():
+            raise SiteClosed(f"{series.program.site.name} is closed on {local_date:%Y-%m-%d}.", field="starts_at")
+        session.starts_at = starts_at
+        session.ends_at = starts_at + dt.timedelta(minutes=session.duration_minutes)
+        session.local_date = local_date
+        if reason.strip():
+            session.status_reason = reason.strip()
+        session.save(update_fields=["starts_at", "ends_at", "local_date", "status_reason", "updated_at"])
+        # A patient booked into something else at the new time makes the
+        # exclusion constraint refuse this, and the move is undone as a whole.
+        session.bookings.active().update(starts_at=session.starts_at, ends_at=session.ends_at)
+        return session
+
+
+def add_closure(*, site: Site, date: dt.date, reason: str) -> Closure:
+    """Close a site for a day: its programs' sessions that day are cancelled and not generated again."""
+    if not reason.strip():
+        raise InvalidSchedule("Give the reason for the closure, for example the holiday's name.", field="reason")
+    with transaction.atomic():
+        closure, _ = Closure.objects.get_or_create(site=site, date=date, defaults={"reason": reason.strip()})
+        sessions = Session.objects.scheduled().filter(series__program__site=site, local_date=date)
+        # Sessions already under way or with attendance are what happened; they stay.
+        open_ids = list(
+            sessions.filter(starts_at__gt=timezone.now())
+            .exclude(_has_attendance())
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        _cancel_sessions(open_ids, reason=f"Closed: {closure.reason}")
+        return closure
+
+
+# --- attendance --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One patient's attendance at a session. Minutes are given for late and left early only."""
+
+    patient_id: int
+    attendance: Attendance | str
+    minutes_attended: int | None = None
+
+
+def record_attendance(
+    *, session: Session, marks: Iterable[Mark], recorded_by: AbstractBaseUser, reason: str = ""
+) -> list[AttendanceRecord]:
+    """Record attendance for a whole group in one call. A changed mark is a correction and needs ``reason``.
+
+    Each recording or correction is an append-only AttendanceRecord (who, what,
+    when, and what it replaced); the booking carries the latest for queries.
+    """
+    marks = list(marks)
+    with transaction.atomic():
+        session = _lock_session(session)
+        if session.status == SessionStatus.CANCELLED:
+            raise SessionCancelled("This session was cancelled; there is no attendance to record.")
+        if session.starts_at > timezone.now():
+            raise SessionNotStarted(
+                f"This session starts at {session.starts_at.astimezone(ZoneInfo(session.series.program.time_zone)):%Y-%m-%d %H:%M}; "  # noqa: E501
+                "attendance is recorded once it has started."
+            )
+        bookings = {b.patient_id: b for b in Booking.objects.active().select_for_update().filter(session=session)}
+        seen: set[int] = set()
+        records, changed = [], []
+        for mark in marks:
+            if mark.patient_id in seen:
+                raise InvalidAttendance("A patient is marked twice.", field="marks")
+            seen.add(mark.patient_id)
+            booking = bookings.get(mark.patient_id)
+            if booking is None:
+                raise InvalidAttendance("A marked patient is not booked into this session.", field="marks")
+            minutes = _minutes_for(mark, duration=session.duration_minutes)
+            if booking.attendance == mark.attendance and booking.minutes_attended == minutes:
+                continue
+            if booking.attendance and not reason.strip():
+                raise InvalidAttendance(
+                    "Attendance is already recorded for this patient; give the reason for the correction.",
+                    field="reason",
+                )
+            records.append(
+                AttendanceRecord(
+                    booking=booking,
+                    attendance=mark.attendance,
+                    minutes_attended=minutes,
+                    previous_attendance=booking.attendance,
+                    previous_minutes_attended=booking.minutes_attended,
+                    reason=reason.strip() if booking.attendance else "",
+                    recorded_by=recorded_by,
+                )
+            )
+            booking.attendance, booking.minutes_attended = mark.attendance, minutes
+            changed.append(booking)
+        Booking.objects.bulk_update(changed, ["attendance", "minutes_attended", "updated_at"])
+        return AttendanceRecord.objects.bulk_create(records)
+
+
+def _minutes_for(mark: Mark, *, duration: int) -> int:
+    if mark.attendance not in Attendance.values:
+        raise InvalidAttendance(f"{mark.attendance!r} is not an attendance status.", field="attendance")
+    if mark.attendance in PARTIAL_ATTENDANCE:
+        label = Attendance(mark.attendance).label.lower()
+        if mark.minutes_attended is None or not 0 < mark.minutes_attended < duration:
+            raise InvalidAttendance(
+                f"For {label}, give the minutes attended (1 to {duration - 1} of a {duration}-minute session).",
+                field="minutes_attended",
+            )
+        return mark.minutes_attended
+    if mark.minutes_attended is not None:
+        raise InvalidAttendance("Minutes attended are given only for late and left early.", field="minutes_attended")
+    return duration if mark.attendance == Attendance.PRESENT else 0
+
+
+def correct_attendance(
+    *,
+    booking: Booking,
+    attendance: Attendance | str,
+    reason: str,
+    corrected_by: AbstractBaseUser,
+    minutes_attended: int | None = None,
+) -> AttendanceRecord:
+    """Correct one patient's attendance, keeping the previous value, who changed it, when and why."""
+    if not reason.strip():
+        raise InvalidAttendance("Give the reason for the correction.", field="reason")
+    if not booking.attendance:
+        raise InvalidAttendance("No attendance is recorded for this booking yet; record it first.")
+    records = record_attendance(
+        session=booking.session,
+        marks=[Mark(patient_id=booking.patient_id, attendance=attendance, minutes_attended=minutes_attended)],
+        recorded_by=corrected_by,
+        reason=reason,
+    )
+    if not records:
+        raise InvalidAttendance("That is already the recorded attendance.")
+    return records[0]
+
+
+# --- calendar feed -----------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_calendar_feed(*, patient: Patient) -> str:
+    """Give the patient a new private calendar token (returned once; only its hash is kept).
+
+    Issuing again rotates it: the old URL stops working at once.
+    """
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        CalendarFeed.objects.update_or_create(
+            patient=patient,
+            defaults={"token_hash": hash_token(token), "rotated_at": timezone.now(), "revoked_at": None},
+        )
+    return token
+
+
+def revoke_calendar_feed(*, patient: Patient) -> None:
+    CalendarFeed.objects.filter(patient=patient, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), updated_at=timezone.now()
+    )
