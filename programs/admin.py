@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
+from clinic.models import AuditCategory
 from programs.models import (
     AftercareCheckIn,
     AftercarePlan,
@@ -19,7 +20,7 @@ from programs.models import (
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code", "time_zone", "phone"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
@@ -32,7 +33,7 @@ class BedInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "site", "asam_level", "capacity", "time_zone", "is_active"]
     list_filter = ["site", "asam_level", "is_active"]
     search_fields = ["name", "site__name"]
@@ -49,7 +50,7 @@ class ProgramAdmin(admin.ModelAdmin):
 
 
 @admin.register(Bed)
-class BedAdmin(admin.ModelAdmin):
+class BedAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["label", "program", "status"]
     list_filter = ["status", "program__site", "program"]
     search_fields = ["label", "program__name"]
@@ -73,7 +74,9 @@ class DischargeInline(ReadOnlyInline):
 
 
 @admin.register(TreatmentEpisode)
-class TreatmentEpisodeAdmin(ReadOnlyAdmin):
+class TreatmentEpisodeAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_inlines = (TransitionInline, DischargeInline)
     list_display = ["patient", "status", "started_on", "ended_on"]
     list_filter = ["status", "placements__program__site"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name"]
@@ -82,7 +85,8 @@ class TreatmentEpisodeAdmin(ReadOnlyAdmin):
     inlines = [PlacementInline, TransitionInline, DischargeInline]
 
 
-class PlacementAdminBase(ReadOnlyAdmin):
+class PlacementAdminBase(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
     list_display = ["patient", "program", "start_on", "planned_end_on", "ended_on", "end_reason", "status_label"]
     list_filter = ["program__site", "program", "end_reason"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name", "bed__label"]
@@ -105,14 +109,18 @@ class IOPEnrollmentAdmin(PlacementAdminBase):
 
 
 @admin.register(StayExtension)
-class StayExtensionAdmin(ReadOnlyAdmin):
+class StayExtensionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("reason",)
     list_display = ["stay", "previous_planned_end_on", "new_planned_end_on", "approved_by", "approved_at"]
     search_fields = ["stay__patient__mrn", "stay__patient__legal_last_name"]
     list_select_related = ["stay__program", "approved_by"]
 
 
 @admin.register(Transition)
-class TransitionAdmin(ReadOnlyAdmin):
+class TransitionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("reason",)
     list_display = ["episode", "kind", "effective_on", "decided_by", "reversed"]
     list_filter = ["kind", "from_placement__program__site"]
     search_fields = ["episode__patient__mrn", "episode__patient__legal_last_name"]
@@ -125,7 +133,9 @@ class TransitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Discharge)
-class DischargeAdmin(ReadOnlyAdmin):
+class DischargeAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("disposition", "notes")
     list_display = ["episode", "effective_on", "disposition", "decided_by"]
     list_filter = ["disposition", "ended_placement__program__site"]
     search_fields = ["episode__patient__mrn", "episode__patient__legal_last_name"]
@@ -134,7 +144,9 @@ class DischargeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reversal)
-class ReversalAdmin(ReadOnlyAdmin):
+class ReversalAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("reason",)
     list_display = ["__str__", "reversed_by", "created_at"]
     list_select_related = ["transition", "discharge", "reversed_by"]
 
@@ -145,7 +157,9 @@ class CheckInInline(ReadOnlyInline):
 
 
 @admin.register(AftercarePlan)
-class AftercarePlanAdmin(ReadOnlyAdmin):
+class AftercarePlanAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("notes",)
     list_display = ["patient", "program", "starts_on", "status"]
     list_filter = ["status", "program__site"]
     search_fields = ["patient__mrn", "patient__legal_last_name"]
@@ -154,7 +168,8 @@ class AftercarePlanAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AftercareCheckIn)
-class AftercareCheckInAdmin(ReadOnlyAdmin):
+class AftercareCheckInAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
     list_display = ["plan", "offset_days", "due_on", "status"]
     list_filter = ["status", "offset_days"]
     search_fields = ["plan__patient__mrn", "plan__patient__legal_last_name"]

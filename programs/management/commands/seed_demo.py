@@ -24,6 +24,8 @@ class Command(BaseCommand):
 
         result = demo.seed(patients=patients, progress=progress)
         self.stdout.write(f"Demo staff login: {demo.DEMO_STAFF_USERNAME} / {demo.DEMO_STAFF_PASSWORD}")
+        others = ", ".join([*demo.DEMO_ROLE_USERS, demo.DEMO_PATIENT_USERNAME])
+        self.stdout.write(f"Demo logins per role (same password): {others}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo clinic ready: {result['created']} patients created, {result['skipped']} already there."
