@@ -14,7 +14,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django_otp import user_has_device
+from django_otp import devices_for_user, user_has_device
 from django_otp.forms import OTPAuthenticationFormMixin
 
 
@@ -27,6 +27,14 @@ class AdminLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
         help_text="Only if you have set up two-factor authentication.",
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+    def _chosen_device(self, user):
+        # The page has no device picker: staff enrol one authenticator, and that is the one to check.
+        # (Trying every device in turn would count a failure against each that did not match.)
+        chosen = super()._chosen_device(user)
+        if chosen is None:
+            chosen = next(devices_for_user(user, confirmed=True), None)
+        return chosen
 
     def clean(self):
         cleaned = super().clean()  # the password, through django-axes

@@ -39,9 +39,12 @@ def event(patient, site, site_clinician):
     ids=["update", "delete"],
 )
 def test_the_database_refuses_to_change_or_delete_audit_rows(event, sql):
-    with pytest.raises(IntegrityError, match="cannot be changed or deleted"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [event.pk])
+    with (
+        pytest.raises(IntegrityError, match="cannot be changed or deleted"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [event.pk])
     event.refresh_from_db()
     assert event.username == "marcus.clinician"
 
