@@ -18,7 +18,7 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("clinic
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # E.164 (+14155550132) and national forms ((415) 555-0132, 415-555-0132, 415.555.0132).
-_PHONE = re.compile(r"(?<![\w/])(?:\+\d{7,15}|\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4})(?!\w)")
+_PHONE = re.compile(r"(?<!\w)(?:\+\d{7,15}|\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4})(?!\w)")
 # A query string after a path: everything up to the next whitespace or quote.
 _QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
 
