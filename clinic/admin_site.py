@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from clinic import dashboard
+from clinic.otp import AdminLoginForm
 
 
 class ClinicAdminSite(admin.AdminSite):
@@ -13,6 +14,8 @@ class ClinicAdminSite(admin.AdminSite):
     site_title = "Clinic programs"
     index_title = "Today at the clinic"
     index_template = "admin/clinic_index.html"
+    # Asks for the TOTP code of staff who enrolled a device (optional two-factor).
+    login_form = AdminLoginForm
 
     def index(self, request, extra_context=None):
         context = {"dashboard": dashboard.build(user=request.user, today=timezone.localdate())}

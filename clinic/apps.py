@@ -1,10 +1,30 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles(sender, **kwargs) -> None:
+    from clinic.access import sync_role_permissions
+
+    # post_migrate is sent once per app; permissions of apps later in the list
+    # appear on later calls, so each call is partial and the last one complete.
+    sync_role_permissions()
 
 
 class ClinicConfig(AppConfig):
     name = "clinic"
     verbose_name = "Clinic"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+
+        from clinic import audit
+
+        user_logged_in.connect(audit.on_user_logged_in, dispatch_uid="clinic.audit.login")
+        user_logged_out.connect(audit.on_user_logged_out, dispatch_uid="clinic.audit.logout")
+        user_login_failed.connect(audit.on_user_login_failed, dispatch_uid="clinic.audit.login_failed")
+        post_migrate.connect(_sync_roles, dispatch_uid="clinic.access.sync_roles")
 
 
 class ClinicAdminConfig(AdminConfig):

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from clinic import access
 from programs import selectors
 from programs.models import Site
 
@@ -36,13 +37,8 @@ def _changelist(app: str, model: str, **params) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
-def visible_sites(user) -> list[Site]:
-    # Every staff member sees every site until per-site access is wired in (issue 7).
-    return list(Site.objects.order_by("name"))
-
-
 def build(*, user, today: dt.date) -> Dashboard:
-    sites = visible_sites(user)
+    sites = list(access.visible_sites(user).order_by("name"))
     board = Dashboard(sites=sites)
     week_start = today - dt.timedelta(days=today.weekday())
     week_end = week_start + dt.timedelta(days=7)

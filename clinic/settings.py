@@ -7,7 +7,7 @@ leaves DEBUG off (the default).
 
 from __future__ import annotations
 
-from datetime import timedelta
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +40,11 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served by us, not a CDN
+    # Security (issue 7): lockout, two-factor, CORS
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "corsheaders",
     "clinic.apps.ClinicConfig",
     "patients",
     "programs",
@@ -49,12 +54,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, so preflight requests get their CORS answer.
+    "corsheaders.middleware.CorsMiddleware",
+    # Request id + one bulk insert of the request's audit rows; outside the rest
+    # so everything inside (logins, admin views, API views) can record.
+    "clinic.audit.AuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.otp.EnrolledStaffNeedOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # django-axes wants to be last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -169,8 +183,8 @@ if not DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 10)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 14)),
+    "ACCESS_TOKEN_LIFETIME": dt.timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 10)),
+    "REFRESH_TOKEN_LIFETIME": dt.timedelta(days=env_int("JWT_REFRESH_DAYS", 14)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
@@ -203,10 +217,86 @@ SPECTACULAR_SETTINGS = {
 # How far ahead a transition or discharge may be dated; further out is a typo.
 CLINIC_MAX_DAYS_AHEAD = env_int("CLINIC_MAX_DAYS_AHEAD", 14)
 
+# --- Security (issue 7) ----------------------------------------------------------------
+# Logins: django-axes counts failures and locks the username out; it must come first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+# By username: a clinic's staff often share one public IP, so locking an address
+# would lock the whole nurses' station out. `manage.py axes_reset_username` unlocks early.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "clinic.audit.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+
+# Staff sessions expire after this long idle (every request pushes the expiry on).
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries to trust
+# (0: use the socket address). Used for the audit trail and the lockout alike.
+CLINIC_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# HTTPS-only cookies and headers unless DEBUG; each can be switched off by env for an
+# unusual deployment, but the defaults are what `check --deploy` asks for.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Only when the proxy strips the header from clients; otherwise anyone could claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# HSTS preload is a commitment to the browsers' list that the deployer makes by
+# submitting the domain; it is opt-in (SECURE_HSTS_PRELOAD=1), so its reminder is silenced.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# axes.W006 asks for the IP among the lockout parameters, against attackers who rotate
+# user agents; with the username alone, rotating anything else does not help them.
+SILENCED_SYSTEM_CHECKS += ["axes.W006"]
+
+# The API is called from the patient app's origins only; the admin never needs CORS.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+
+# Two-factor: staff may enrol a TOTP device; once they have one, the admin requires it.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", default="Clinic programs")
+
+# No patient data in logs: every handler passes through the PHI filter (e-mails,
+# phone numbers and query strings are masked) and carries the request id. No
+# mail_admins handler: error e-mails would carry request bodies.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_phi": {"()": "clinic.logfilters.RedactPHIFilter"},
+        "request_id": {"()": "clinic.logfilters.RequestIdFilter"},
+    },
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "redact_phi"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Failures and lockouts are warnings; its start-up banner is noise.
+        "axes": {"level": "WARNING"},
+    },
 }

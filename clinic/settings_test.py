@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-key-never-used-outside-the-suite")
 os.environ.setdefault("REDIS_URL", "redis://localhost:6379/15")
+# The test client speaks plain HTTP; production redirects to HTTPS (see check --deploy test).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
 from clinic.settings import *  # noqa: F403
 

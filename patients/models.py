@@ -37,6 +37,15 @@ class Patient(TimeStampedModel):
         related_name="patient",
         help_text="Login for the patient app, if the patient has one.",
     )
+    # Scopes the patient to a site's staff before (and besides) any placement there.
+    registered_site = models.ForeignKey(
+        "programs.Site",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="registered_patients",
+        help_text="The site that registered the patient; its staff can see them before their first placement.",
+    )
 
     # Communication preferences. Consent is a pair of times rather than a flag so
     # the record shows when it was given and when (if ever) it was withdrawn.
@@ -87,4 +96,80 @@ class Patient(TimeStampedModel):
 
     @property
     def has_messaging_consent(self) -> bool:
+        """The current state; ``patients.services`` keeps it in step with ``MessagingConsentEvent``."""
         return self.messaging_consent_given_at is not None and self.messaging_consent_revoked_at is None
+
+
+# --- Consent records (issue 7) ---------------------------------------------------------
+
+
+class ConsentMeans(models.TextChoices):
+    VERBAL = "verbal", "Verbal"
+    WRITTEN = "written", "Written (signed form)"
+    APP = "app", "In the patient app"
+    TEXT_REPLY = "text_reply", "Text reply (STOP / START)"
+    # For calls made before the means was recorded (older entry points); honest rather than guessed.
+    NOT_RECORDED = "not_recorded", "Not recorded"
+
+
+class MessagingConsentEvent(models.Model):
+    """One giving or withdrawal of consent to reminders. Append-only history behind the Patient's current state."""
+
+    class Kind(models.TextChoices):
+        GIVEN = "given", "Given"
+        REVOKED = "revoked", "Revoked"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="messaging_consent_events")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    means = models.CharField(max_length=16, choices=ConsentMeans.choices)
+    at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["patient", "-at"])]
+
+    def __str__(self) -> str:
+        return f"Messaging consent {self.get_kind_display().lower()} {self.at:%Y-%m-%d} ({self.get_means_display()})"
+
+
+class DisclosureConsent(models.Model):
+    """42 CFR Part 2 consent to disclose to a named recipient, for a stated purpose, until an expiry.
+
+    Only the revocation fields ever change after it is recorded (services enforce
+    it). It is in force from ``given_at`` until ``expires_at`` unless revoked.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="disclosure_consents")
+    recipient = models.CharField(max_length=200, help_text="The named person or organisation that may receive it.")
+    purpose = models.CharField(max_length=300)
+    information = models.TextField(help_text="How much and what kind of information may be disclosed.")
+    means = models.CharField(max_length=16, choices=ConsentMeans.choices)
+    given_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_means = models.CharField(max_length=16, choices=ConsentMeans.choices, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-given_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("given_at")), name="disclosure_expires_later"),
+            models.CheckConstraint(condition=~Q(recipient="") & ~Q(purpose=""), name="disclosure_names_recipient"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_means="")
+                | Q(revoked_at__isnull=False, revoked_at__gte=models.F("given_at")) & ~Q(revoked_means=""),
+                name="disclosure_revocation_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Disclosure to {self.recipient} until {self.expires_at:%Y-%m-%d}"
+
+    def in_force_at(self, at: dt.datetime) -> bool:
+        return self.given_at <= at < self.expires_at and (self.revoked_at is None or at < self.revoked_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils import timezone
 from clinic.db import constraint_name
 from clinic.errors import Conflict, InvalidInput
 from clinic.versioning import check_version
-from patients.models import Patient
+from patients.models import ConsentMeans, DisclosureConsent, MessagingConsentEvent, Patient
 from patients.validators import normalize_phone
 
 EDITABLE_FIELDS = frozenset(
@@ -31,6 +32,7 @@ EDITABLE_FIELDS = frozenset(
         "quiet_hours_end",
         "confidential_communication",
         "confidential_instructions",
+        "registered_site",
     }
 )
 
@@ -100,20 +102,91 @@ def update_patient(
         return _save(patient, update_fields=[*changes, "updated_at"])
 
 
-def give_messaging_consent(*, patient: Patient) -> Patient:
+# --- Consent (issue 7) ------------------------------------------------------------------
+# The Patient row holds the current messaging consent (what reminders read at
+# send time); MessagingConsentEvent holds its append-only history. Both change in
+# one transaction under the patient's row lock, so they cannot disagree.
+
+
+def give_messaging_consent(
+    *,
+    patient: Patient,
+    means: ConsentMeans | str = ConsentMeans.NOT_RECORDED,
+    recorded_by: AbstractBaseUser | None = None,
+) -> Patient:
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        patient.messaging_consent_given_at = timezone.now()
+        now = timezone.now()
+        patient.messaging_consent_given_at = now
         patient.messaging_consent_revoked_at = None
         patient.save(update_fields=["messaging_consent_given_at", "messaging_consent_revoked_at", "updated_at"])
+        MessagingConsentEvent.objects.create(
+            patient=patient, kind=MessagingConsentEvent.Kind.GIVEN, means=means, at=now, recorded_by=recorded_by
+        )
         return patient
 
 
-def revoke_messaging_consent(*, patient: Patient) -> Patient:
-    """Takes effect at once: reminders check consent at send time."""
+def revoke_messaging_consent(
+    *,
+    patient: Patient,
+    means: ConsentMeans | str = ConsentMeans.NOT_RECORDED,
+    recorded_by: AbstractBaseUser | None = None,
+) -> Patient:
+    """Takes effect at once: reminders re-read consent at send time (``patients.selectors``)."""
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        if patient.messaging_consent_revoked_at is None and patient.messaging_consent_given_at is not None:
-            patient.messaging_consent_revoked_at = timezone.now()
+        if patient.has_messaging_consent:
+            now = timezone.now()
+            patient.messaging_consent_revoked_at = now
             patient.save(update_fields=["messaging_consent_revoked_at", "updated_at"])
+            MessagingConsentEvent.objects.create(
+                patient=patient, kind=MessagingConsentEvent.Kind.REVOKED, means=means, at=now, recorded_by=recorded_by
+            )
         return patient
+
+
+def record_disclosure_consent(
+    *,
+    patient: Patient,
+    recipient: str,
+    purpose: str,
+    information: str,
+    expires_at: dt.datetime,
+    means: ConsentMeans | str,
+    recorded_by: AbstractBaseUser,
+    given_at: dt.datetime | None = None,
+) -> DisclosureConsent:
+    """Part 2 consent: to whom, why, what, and until when. All four are required by the rule."""
+    given_at = given_at or timezone.now()
+    for field, value in (("recipient", recipient), ("purpose", purpose), ("information", information)):
+        if not value or not value.strip():
+            raise InvalidInput(f"A disclosure consent must state its {field}.", field=field)
+    if expires_at <= given_at:
+        raise InvalidInput("The consent must expire after it is given.", field="expires_at")
+    if means not in (ConsentMeans.WRITTEN, ConsentMeans.APP):
+        # Part 2 consent is a signed (paper or electronic) form, never verbal.
+        raise InvalidInput("A Part 2 disclosure consent must be written or signed in the app.", field="means")
+    return DisclosureConsent.objects.create(
+        patient=patient,
+        recipient=recipient.strip(),
+        purpose=purpose.strip(),
+        information=information.strip(),
+        expires_at=expires_at,
+        means=means,
+        given_at=given_at,
+        recorded_by=recorded_by,
+    )
+
+
+def revoke_disclosure_consent(
+    *, consent: DisclosureConsent, means: ConsentMeans | str, revoked_by: AbstractBaseUser | None
+) -> DisclosureConsent:
+    """Takes effect at once; revoking twice keeps the first revocation."""
+    with transaction.atomic():
+        consent = DisclosureConsent.objects.select_for_update().get(pk=consent.pk)
+        if consent.revoked_at is None:
+            consent.revoked_at = max(timezone.now(), consent.given_at)
+            consent.revoked_means = means
+            consent.revoked_by = revoked_by
+            consent.save(update_fields=["revoked_at", "revoked_means", "revoked_by"])
+        return consent

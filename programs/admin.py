@@ -3,7 +3,8 @@ import datetime as dt
 from django.contrib import admin
 from django.utils import timezone
 
-from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
+from clinic.models import AuditCategory
 from programs import selectors
 from programs.models import (
     AftercareCheckIn,
@@ -23,7 +24,7 @@ from programs.models import (
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code", "time_zone", "phone"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
@@ -36,7 +37,7 @@ class BedInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "site", "asam_level", "capacity", "time_zone", "is_active"]
     list_filter = ["site", "asam_level", "is_active"]
     search_fields = ["name", "site__name"]
@@ -53,7 +54,7 @@ class ProgramAdmin(admin.ModelAdmin):
 
 
 @admin.register(Bed)
-class BedAdmin(admin.ModelAdmin):
+class BedAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["label", "program", "status"]
     list_filter = ["status", "program__site", "program"]
     search_fields = ["label", "program__name"]
@@ -77,7 +78,9 @@ class DischargeInline(ReadOnlyInline):
 
 
 @admin.register(TreatmentEpisode)
-class TreatmentEpisodeAdmin(ReadOnlyAdmin):
+class TreatmentEpisodeAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_inlines = (TransitionInline, DischargeInline)
     list_display = ["patient", "status", "started_on", "ended_on"]
     list_filter = ["status", "placements__program__site"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name"]
@@ -136,7 +139,8 @@ class DischargeWorklistFilter(WorklistFilter):
     }
 
 
-class PlacementAdminBase(ReadOnlyAdmin):
+class PlacementAdminBase(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
     list_display = ["patient", "program", "start_on", "planned_end_on", "ended_on", "end_reason", "status_label"]
     list_filter = [PlacementWorklistFilter, "program__site", "program", "end_reason"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name", "bed__label"]
@@ -159,14 +163,18 @@ class IOPEnrollmentAdmin(PlacementAdminBase):
 
 
 @admin.register(StayExtension)
-class StayExtensionAdmin(ReadOnlyAdmin):
+class StayExtensionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("reason",)
     list_display = ["stay", "previous_planned_end_on", "new_planned_end_on", "approved_by", "approved_at"]
     search_fields = ["stay__patient__mrn", "stay__patient__legal_last_name"]
     list_select_related = ["stay__program", "approved_by"]
 
 
 @admin.register(Transition)
-class TransitionAdmin(ReadOnlyAdmin):
+class TransitionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("reason",)
     list_display = ["episode", "kind", "effective_on", "decided_by", "reversed"]
     list_filter = ["kind", "from_placement__program__site"]
     search_fields = ["episode__patient__mrn", "episode__patient__legal_last_name"]
@@ -179,7 +187,9 @@ class TransitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Discharge)
-class DischargeAdmin(ReadOnlyAdmin):
+class DischargeAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("disposition", "notes")
     list_display = ["episode", "effective_on", "disposition", "decided_by"]
     list_filter = [DischargeWorklistFilter, "disposition", "ended_placement__program__site"]
     search_fields = ["episode__patient__mrn", "episode__patient__legal_last_name"]
@@ -188,7 +198,9 @@ class DischargeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reversal)
-class ReversalAdmin(ReadOnlyAdmin):
+class ReversalAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("reason",)
     list_display = ["__str__", "reversed_by", "created_at"]
     list_select_related = ["transition", "discharge", "reversed_by"]
 
@@ -199,7 +211,9 @@ class CheckInInline(ReadOnlyInline):
 
 
 @admin.register(AftercarePlan)
-class AftercarePlanAdmin(ReadOnlyAdmin):
+class AftercarePlanAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
+    clinical_fields = ("notes",)
     list_display = ["patient", "program", "starts_on", "status"]
     list_filter = ["status", "program__site"]
     search_fields = ["patient__mrn", "patient__legal_last_name"]
@@ -208,7 +222,8 @@ class AftercarePlanAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AftercareCheckIn)
-class AftercareCheckInAdmin(ReadOnlyAdmin):
+class AftercareCheckInAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.CLINICAL
     list_display = ["plan", "offset_days", "due_on", "status"]
     list_filter = [CheckInWorklistFilter, "status", "offset_days"]
     search_fields = ["plan__patient__mrn", "plan__patient__legal_last_name"]

@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from clinic import access
 from clinic.errors import DomainError
 from patients.models import Patient
 from programs import selectors, services
@@ -34,12 +35,26 @@ class BedChoiceField(forms.ModelChoiceField):
         return f"{bed.program.site.name} · {bed.program.name} · bed {bed.label}"
 
 
-def _free_bed_field(on: dt.date) -> BedChoiceField:
-    # Only beds free from the chosen day on are offered; the service re-checks under a lock.
-    return BedChoiceField(queryset=selectors.free_beds(from_on=on), label="Bed (free beds only)")
+def _free_bed_field(on: dt.date, user) -> BedChoiceField:
+    # Only free beds at the user's sites are offered; the service re-checks under a lock.
+    return BedChoiceField(
+        queryset=selectors.free_beds(from_on=on, programs=access.visible_programs(user)), label="Bed (free beds only)"
+    )
 
 
-class AdmitForm(forms.Form):
+def _outpatient_programs(user):
+    return access.visible_programs(user).outpatient().filter(is_active=True)
+
+
+class WorkflowForm(forms.Form):
+    """A form whose choices depend on who fills it in (beds and programs at the user's sites)."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+
+class AdmitForm(WorkflowForm):
     admitted_on = forms.DateField(widget=DATE)
     planned_discharge_on = forms.DateField(
         widget=DATE, required=False, help_text="Leave empty for the program minimum (usually 30 days)."
@@ -47,43 +62,57 @@ class AdmitForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["bed"] = _free_bed_field(timezone.localdate())
+        self.fields["bed"] = _free_bed_field(timezone.localdate(), self.user)
         self.order_fields(["bed", "admitted_on", "planned_discharge_on"])
 
 
-class EnrollForm(forms.Form):
-    program = forms.ModelChoiceField(queryset=Program.objects.outpatient().filter(is_active=True))
+class EnrollForm(WorkflowForm):
+    program = forms.ModelChoiceField(queryset=Program.objects.none())
     start_on = forms.DateField(widget=DATE)
     planned_end_on = forms.DateField(widget=DATE, required=False)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["program"].queryset = _outpatient_programs(self.user)
 
-class ExtendForm(forms.Form):
+
+class ExtendForm(WorkflowForm):
     new_planned_discharge_on = forms.DateField(widget=DATE)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-    approved_by = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_staff=True, is_active=True).order_by("last_name", "username")
-    )
+    approved_by = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Whoever approves works at one of the same sites (or is the person recording it).
+        colleagues = get_user_model().objects.filter(
+            is_active=True, is_staff=True, site_memberships__site__in=access.visible_sites(self.user)
+        )
+        self.fields["approved_by"].queryset = (colleagues | get_user_model().objects.filter(pk=self.user.pk)).distinct()
 
 
-class StepDownForm(forms.Form):
-    to_program = forms.ModelChoiceField(queryset=Program.objects.outpatient().filter(is_active=True), label="IOP track")
+class StepDownForm(WorkflowForm):
+    to_program = forms.ModelChoiceField(queryset=Program.objects.none(), label="IOP track")
     on = forms.DateField(widget=DATE, label="Effective on", help_text="The stay ends and the track starts this day.")
     planned_end_on = forms.DateField(widget=DATE, required=False, label="Planned end of IOP")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_program"].queryset = _outpatient_programs(self.user)
 
-class StepUpForm(forms.Form):
+
+class StepUpForm(WorkflowForm):
     on = forms.DateField(widget=DATE, label="Effective on")
     planned_discharge_on = forms.DateField(widget=DATE, required=False)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["bed"] = _free_bed_field(timezone.localdate())
+        self.fields["bed"] = _free_bed_field(timezone.localdate(), self.user)
         self.order_fields(["bed", "on", "planned_discharge_on", "reason"])
 
 
-class DischargeForm(forms.Form):
+class DischargeForm(WorkflowForm):
     on = forms.DateField(widget=DATE, label="Discharged on")
     disposition = forms.ChoiceField(choices=Disposition.choices)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
@@ -275,7 +304,7 @@ def workflow_view(model_admin: admin.ModelAdmin):
 
         initial = {"admitted_on": timezone.localdate(), "on": timezone.localdate(), "start_on": timezone.localdate()}
         initial["approved_by"] = request.user.pk
-        form = workflow.form(request.POST or None, initial=initial)
+        form = workflow.form(request.POST or None, initial=initial, user=request.user)
         if request.method == "POST" and form.is_valid():
             done = _submit(
                 request, form, lambda: workflow.run(patient, current, form.cleaned_data, request.user), patient

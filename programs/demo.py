@@ -13,15 +13,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from clinic.access import ROLE_GROUPS, Role
+from clinic.models import SiteMembership
 from patients.models import Patient
 from programs import selectors, services
 from programs.models import AsamLevel, Bed, Disposition, Placement, Program, Site
 
 DEMO_STAFF_USERNAME = "demo.admin"
 DEMO_STAFF_PASSWORD = "demo-clinic-2026"  # demo only; printed by `make run`
+
+# --- Security (issue 7): one demo login per role, same demo password -----------------------
+# username: (role, first name, last name, site codes)
+DEMO_ROLE_USERS = {
+    "demo.programadmin": (Role.PROGRAM_ADMIN, "Priya", "Shah", ["riverside", "lakeview"]),
+    "demo.clinician": (Role.CLINICIAN, "Marcus", "Reed", ["riverside"]),
+    "demo.frontdesk": (Role.FRONT_DESK, "Lena", "Brooks", ["riverside"]),
+    "demo.lakeview": (Role.CLINICIAN, "Omar", "Farouk", ["lakeview"]),
+}
+DEMO_PATIENT_USERNAME = "demo.patient"  # linked to DEMO-0001
 
 FIRST_NAMES = [
     "Alex", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn", "Drew",
@@ -96,7 +110,43 @@ def ensure_clinic(*, beds_per_program: int) -> DemoClinic:
             Program.objects.filter(pk=prog.pk).update(capacity=beds_per_program)
     # One bed under repair makes the census believable.
     Bed.objects.filter(program=residential[0], label="100-A").update(status=Bed.Status.OUT_OF_SERVICE)
+    _ensure_role_users(sites={"riverside": riverside, "lakeview": lakeview})
     return DemoClinic(sites=[riverside, lakeview], residential=residential, iop=iop, staff=staff)
+
+
+def _demo_user(username: str, *, first_name: str, last_name: str, is_staff: bool):
+    user, created = get_user_model().objects.get_or_create(
+        username=username,
+        defaults={"first_name": first_name, "last_name": last_name, "is_staff": is_staff,
+                  "email": f"{username}@clinic.example"},
+    )  # fmt: skip
+    if created:
+        user.set_password(DEMO_STAFF_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+def _ensure_role_users(*, sites: dict[str, Site]) -> None:
+    for username, (role, first, last, codes) in DEMO_ROLE_USERS.items():
+        user = _demo_user(username, first_name=first, last_name=last, is_staff=True)
+        user.groups.add(Group.objects.get_or_create(name=ROLE_GROUPS[role])[0])
+        for code in codes:
+            SiteMembership.objects.get_or_create(user=user, site=sites[code])
+
+
+def _ensure_patient_user() -> None:
+    patient = Patient.objects.filter(mrn="DEMO-0001", user__isnull=True).first()
+    if patient is not None:
+        user = _demo_user(DEMO_PATIENT_USERNAME, first_name="Demo", last_name="Patient", is_staff=False)
+        Patient.objects.filter(pk=patient.pk).update(user=user)
+
+
+def _register_demo_patients_at_their_sites() -> None:
+    """The site of a demo patient's first placement is where they registered (fills older demo data too)."""
+    first_site = Placement.objects.filter(patient=OuterRef("pk")).order_by("start_on", "id").values("program__site")[:1]
+    Patient.objects.filter(mrn__startswith="DEMO-", registered_site__isnull=True).update(
+        registered_site=Subquery(first_site)
+    )
 
 
 def _free_bed(program: Program, on: dt.date) -> Bed:
@@ -202,6 +252,8 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
             )
             _journey(PHASES[index % len(PHASES)], patient=patient, clinic=clinic, rng=person, today=today)
         created += 1
+    _register_demo_patients_at_their_sites()
+    _ensure_patient_user()
     with transaction.atomic():
         sessions_recorded = schedule_demo.record_history(recorded_by=clinic.staff)
         feed_token = schedule_demo.ensure_one_off_and_feed(iop_programs=clinic.iop)

@@ -2,8 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
+from clinic.models import AuditCategory
 from scheduling import services
 from scheduling.models import AttendanceRecord, Booking, CalendarFeed, Closure, Session, SessionSeries
 
@@ -41,7 +42,7 @@ class SeriesForm(forms.ModelForm):
 
 
 @admin.register(SessionSeries)
-class SessionSeriesAdmin(ServiceAddAdmin):
+class SessionSeriesAdmin(ScopedAdminMixin, ServiceAddAdmin):
     list_display = ["name", "program", "kind", "rule", "start_time", "duration_minutes", "facilitator", "room",
                     "capacity", "starts_on", "ends_on", "generated_until"]  # fmt: skip
     list_filter = ["kind", "books_enrolled", "program__site", "program"]
@@ -67,7 +68,7 @@ class SessionSeriesAdmin(ServiceAddAdmin):
 
 
 @admin.register(Closure)
-class ClosureAdmin(ServiceAddAdmin):
+class ClosureAdmin(ScopedAdminMixin, ServiceAddAdmin):
     list_display = ["date", "site", "reason"]
     list_filter = ["site"]
     search_fields = ["reason", "site__name"]
@@ -84,7 +85,7 @@ class BookingInline(ReadOnlyInline):
 
 
 @admin.register(Session)
-class SessionAdmin(ReadOnlyAdmin):
+class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["series", "starts_at", "local_date", "status", "room", "facilitator", "booked_count", "capacity",
                     "moved"]  # fmt: skip
     list_filter = ["status", "series__kind", "series__program__site", "series__program"]
@@ -109,7 +110,8 @@ class AttendanceRecordInline(ReadOnlyInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(ReadOnlyAdmin):
+class BookingAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.SCHEDULE
     list_display = ["patient", "session", "starts_at", "source", "attendance", "minutes_attended", "cancelled_at",
                     "cancel_reason"]  # fmt: skip
     list_filter = ["source", "attendance", "cancel_reason", "session__series__program"]
@@ -120,7 +122,8 @@ class BookingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AttendanceRecord)
-class AttendanceRecordAdmin(ReadOnlyAdmin):
+class AttendanceRecordAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.SCHEDULE
     list_display = ["booking", "attendance", "minutes_attended", "previous_attendance", "recorded_by", "created_at"]
     list_filter = ["attendance", "previous_attendance"]
     search_fields = ["booking__patient__mrn", "booking__patient__legal_last_name", "reason"]
@@ -128,7 +131,8 @@ class AttendanceRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(ReadOnlyAdmin):
+class CalendarFeedAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    audit_category = AuditCategory.SCHEDULE
     list_display = ["patient", "rotated_at", "revoked_at", "is_active"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["patient__mrn", "patient__legal_last_name"]

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory
+from clinic.access import Role
+from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory, staff_member
 
 
 @pytest.fixture
@@ -53,3 +54,35 @@ def patient(db):
 @pytest.fixture
 def other_patient(db):
     return PatientFactory(legal_first_name="Sam", legal_last_name="Chen")
+
+
+# --- Security (issue 7): personas with roles and sites ---------------------------------------
+@pytest.fixture
+def other_site(db):
+    return SiteFactory(name="Lakeview Center", code="lakeview")
+
+
+@pytest.fixture
+def site_clinician(site):
+    return staff_member(role=Role.CLINICIAN, sites=[site], username="marcus.clinician")
+
+
+@pytest.fixture
+def front_desk(site):
+    return staff_member(role=Role.FRONT_DESK, sites=[site], username="lena.frontdesk")
+
+
+@pytest.fixture
+def program_admin(site):
+    return staff_member(role=Role.PROGRAM_ADMIN, sites=[site], username="priya.programadmin")
+
+
+@pytest.fixture
+def colleague_elsewhere(other_site):
+    """A clinician who works only at another site."""
+    return staff_member(role=Role.CLINICIAN, sites=[other_site], username="omar.lakeview")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True)

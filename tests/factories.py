@@ -68,3 +68,20 @@ class PatientFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda p: f"{p.mrn.lower()}@example.org")
     time_zone = "America/New_York"
     messaging_consent_given_at = factory.LazyFunction(timezone.now)
+
+
+# --- Security (issue 7): staff with a role at some sites ----------------------------------
+
+
+def staff_member(*, role, sites=(), **fields):
+    """A staff login in the role's group, working at ``sites``."""
+    from django.contrib.auth.models import Group
+
+    from clinic.access import ROLE_GROUPS
+    from clinic.models import SiteMembership
+
+    user = UserFactory(**fields)
+    user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
+    for site in sites:
+        SiteMembership.objects.create(user=user, site=site)
+    return user

@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from programs import services
@@ -89,15 +88,28 @@ def test_a_workflow_that_does_not_fit_the_current_level_of_care_is_turned_away(c
     assert "needs a current residential stay" in response.content.decode()
 
 
-def test_staff_without_the_permission_get_403(client, patient, today):
-    client.force_login(UserFactory(username="viewer"))
+def test_front_desk_may_not_make_clinical_decisions(client, front_desk, patient, site):
+    patient.registered_site = site
+    patient.save(update_fields=["registered_site"])
+    client.force_login(front_desk)
     assert client.get(_url(patient, "admit")).status_code == 403
 
 
-def test_staff_with_the_permission_may_admit(client, patient, bed, today):
-    user = UserFactory(username="nurse")
-    user.user_permissions.add(
-        Permission.objects.get(codename="add_placement"), Permission.objects.get(codename="view_patient")
-    )
-    client.force_login(user)
+def test_a_clinician_at_the_site_admits_and_sees_only_their_sites_beds(
+    client, site_clinician, patient, site, bed, today
+):
+    elsewhere = BedFactory(label="900-A")  # a residential program at another site
+    patient.registered_site = site
+    patient.save(update_fields=["registered_site"])
+    client.force_login(site_clinician)
+
+    offered = [str(v) for v, _ in client.get(_url(patient, "admit")).context["form"].fields["bed"].choices if v]
+    assert offered == [str(bed.pk)] and str(elsewhere.pk) not in offered
     assert client.post(_url(patient, "admit"), {"bed": bed.pk, "admitted_on": today.isoformat()}).status_code == 302
+
+
+def test_a_colleague_at_another_site_cannot_reach_the_patient(client, colleague_elsewhere, patient, site):
+    patient.registered_site = site
+    patient.save(update_fields=["registered_site"])
+    client.force_login(colleague_elsewhere)
+    assert client.get(_url(patient, "admit")).status_code == 404

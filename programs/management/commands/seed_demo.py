@@ -27,6 +27,8 @@ class Command(BaseCommand):
         if result.get("feed_token"):
             # Shown once: only a hash of the token is stored.
             self.stdout.write(f"Demo patient calendar: /calendar/{result['feed_token']}.ics")
+        others = ", ".join([*demo.DEMO_ROLE_USERS, demo.DEMO_PATIENT_USERNAME])
+        self.stdout.write(f"Demo logins per role (same password): {others}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo clinic ready: {result['created']} patients created, {result['skipped']} already there."

@@ -1,0 +1,328 @@
+"""Who may see what: roles, site scoping and the clinical/demographic split, from one place.
+
+The admin (``clinic.admin_base.ScopedAdminMixin``) and the REST API apply these
+same rules; nothing else decides visibility.
+
+- **Roles** are Django groups (created by a migration) whose model permissions
+  are kept equal to ``ROLE_PERMISSIONS`` after every ``migrate``. A later app adds
+  its permissions by extending that dict (or ``grant()`` from its AppConfig.ready).
+- **Staff see only the sites they work at** (``SiteMembership``). A patient is at
+  a site when they were registered there or have a (not cancelled) placement in
+  one of its programs; staff who can see a patient see the whole care journey,
+  because one episode may span sites (a Riverside stay stepped down to a
+  Lakeview IOP track) and continuity of care needs the history.
+- **Patients** (users linked through ``Patient.user``) see only themselves.
+- **Superusers** see everything.
+
+Every scoped model is declared in ``SCOPES``; scoping an undeclared model raises,
+so a new model cannot leak by being forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+
+class Role(models.TextChoices):
+    PROGRAM_ADMIN = "program_admin", "Program admin"
+    CLINICIAN = "clinician", "Clinician"
+    FRONT_DESK = "front_desk", "Front desk"
+    PATIENT = "patient", "Patient"
+    SUPERUSER = "superuser", "Superuser"
+
+
+# The Django group behind each staff role. Order matters: a user in several
+# groups gets the most privileged role.
+ROLE_GROUPS: dict[Role, str] = {
+    Role.PROGRAM_ADMIN: "Program admin",
+    Role.CLINICIAN: "Clinician",
+    Role.FRONT_DESK: "Front desk",
+}
+STAFF_ROLES = frozenset(ROLE_GROUPS)
+CLINICAL_ROLES = frozenset({Role.PROGRAM_ADMIN, Role.CLINICIAN, Role.SUPERUSER})
+
+_FRONT_DESK = {
+    # Demographics and contact details; registering a patient at the desk.
+    "patients.view_patient",
+    "patients.add_patient",
+    "patients.change_patient",
+    "patients.view_messagingconsentevent",
+    # Where a patient is and which track they attend (the schedule), not why.
+    "programs.view_site",
+    "programs.view_program",
+    "programs.view_bed",
+    "programs.view_treatmentepisode",
+    "programs.view_placement",
+    "programs.view_residentialstay",
+    "programs.view_iopenrollment",
+    # The schedule: sessions, bookings and attendance marks (front desk books one-off sessions).
+    "scheduling.view_sessionseries",
+    "scheduling.view_session",
+    "scheduling.view_closure",
+    "scheduling.view_booking",
+    "scheduling.add_booking",
+    "scheduling.view_attendancerecord",
+    "scheduling.view_calendarfeed",
+}
+_CLINICIAN = _FRONT_DESK | {
+    # The clinical decisions of the care journey (admin workflows and API actions check these).
+    "programs.add_placement",
+    "programs.add_stayextension",
+    "programs.add_transition",
+    "programs.add_discharge",
+    "programs.add_reversal",
+    # Running a group: taking attendance, cancelling or moving one occurrence.
+    "scheduling.add_attendancerecord",
+    "scheduling.change_session",
+    "patients.view_disclosureconsent",
+    "programs.view_stayextension",
+    "programs.view_transition",
+    "programs.view_discharge",
+    "programs.view_reversal",
+    "programs.view_aftercareplan",
+    "programs.view_aftercarecheckin",
+}
+_PROGRAM_ADMIN = _CLINICIAN | {
+    "programs.change_site",
+    "programs.add_program",
+    "programs.change_program",
+    "programs.add_bed",
+    "programs.change_bed",
+    "scheduling.add_sessionseries",
+    "scheduling.change_sessionseries",
+    "scheduling.add_closure",
+    "scheduling.change_calendarfeed",
+    "clinic.view_sitemembership",
+    "clinic.view_auditevent",
+    "clinic.export_auditevent",
+}
+
+# "app_label.codename" per role. Later apps extend these sets (scheduling adds
+# its view/change permissions); ``sync_role_permissions`` applies them after migrate.
+ROLE_PERMISSIONS: dict[Role, set[str]] = {
+    Role.FRONT_DESK: set(_FRONT_DESK),
+    Role.CLINICIAN: set(_CLINICIAN),
+    Role.PROGRAM_ADMIN: set(_PROGRAM_ADMIN),
+}
+
+
+def grant(role: Role, *permissions: str) -> None:
+    """Add permissions to a role (call from an AppConfig.ready; applied at the next migrate)."""
+    ROLE_PERMISSIONS[role].update(permissions)
+
+
+def sync_role_permissions() -> list[str]:
+    """Make each role's group hold exactly its permissions; return the names not (yet) in the database.
+
+    Runs after every migrate (post_migrate), so a permission added to
+    ``ROLE_PERMISSIONS`` or removed from it takes effect with the next deploy.
+    """
+    missing: list[str] = []
+    for role, group_name in ROLE_GROUPS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        wanted = ROLE_PERMISSIONS[role]
+        conditions = [Q(content_type__app_label=name.split(".")[0], codename=name.split(".")[1]) for name in wanted]
+        found = list(Permission.objects.filter(reduce(or_, conditions))) if conditions else []
+        found_names = {f"{p.content_type.app_label}.{p.codename}" for p in found}
+        missing.extend(sorted(wanted - found_names))
+        group.permissions.set(found)
+    return missing
+
+
+# --- Role lookup -------------------------------------------------------------------
+
+
+def role_of(user) -> Role | None:
+    """The user's role, or None (anonymous, or a login with no role yet). Cached on the user object."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    cached = getattr(user, "_clinic_role", False)
+    if cached is not False:
+        return cached
+    role: Role | None
+    if user.is_superuser:
+        role = Role.SUPERUSER
+    else:
+        names = set(user.groups.values_list("name", flat=True))
+        role = next((r for r, group in ROLE_GROUPS.items() if group in names), None)
+        if role is None and _patient_id_of(user) is not None:
+            role = Role.PATIENT
+    user._clinic_role = role
+    return role
+
+
+def _patient_id_of(user) -> int | None:
+    from patients.models import Patient
+
+    cached = getattr(user, "_clinic_patient_id", False)
+    if cached is False:
+        cached = Patient.objects.filter(user=user).values_list("pk", flat=True).first()
+        user._clinic_patient_id = cached
+    return cached
+
+
+def can_view_clinical(user) -> bool:
+    """Clinical details (discharge reasons and notes, transition reasons, check-in answers, Part 2 consents).
+
+    Front desk works with demographics and schedules only. A patient reads their
+    own care through the patient app's plain-language views, not through this rule.
+    """
+    return role_of(user) in CLINICAL_ROLES
+
+
+def is_staff_member(user) -> bool:
+    return role_of(user) in STAFF_ROLES or role_of(user) == Role.SUPERUSER
+
+
+# --- Sites, programs, patients ------------------------------------------------------
+
+
+def visible_sites(user) -> QuerySet:
+    from programs.models import Site
+
+    role = role_of(user)
+    if role == Role.SUPERUSER:
+        return Site.objects.all()
+    if role in STAFF_ROLES:
+        return Site.objects.filter(pk__in=_member_site_ids(user))
+    if role == Role.PATIENT:
+        patient = visible_patients(user)
+        return Site.objects.filter(
+            Q(registered_patients__in=patient)
+            | Q(programs__placements__patient__in=patient, programs__placements__cancelled_at__isnull=True)
+        ).distinct()
+    return Site.objects.none()
+
+
+def visible_programs(user) -> QuerySet:
+    from programs.models import Program
+
+    return Program.objects.filter(site__in=visible_sites(user))
+
+
+def visible_patients(user) -> QuerySet:
+    from patients.models import Patient
+    from programs.models import Placement
+
+    role = role_of(user)
+    if role == Role.SUPERUSER:
+        return Patient.objects.all()
+    if role == Role.PATIENT:
+        return Patient.objects.filter(pk=_patient_id_of(user))
+    if role in STAFF_ROLES:
+        sites = _member_site_ids(user)
+        placed_here = Placement.objects.filter(
+            patient=OuterRef("pk"), program__site__in=sites, cancelled_at__isnull=True
+        )
+        return Patient.objects.filter(Q(registered_site__in=sites) | Exists(placed_here))
+    return Patient.objects.none()
+
+
+def _member_site_ids(user) -> QuerySet:
+    from clinic.models import SiteMembership
+
+    return SiteMembership.objects.filter(user=user).values("site")
+
+
+# --- Scoping any model -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """How rows of a model reach a patient or a site. Paths are ORM lookups; "" is the row itself."""
+
+    patient: tuple[str, ...] = ()
+    site: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.patient) == (self.site is not None):
+            raise ImproperlyConfigured("A scope names patient paths or a site path, not both.")
+
+
+SCOPES: dict[str, Scope] = {
+    "patients.patient": Scope(patient=("",)),
+    "patients.messagingconsentevent": Scope(patient=("patient",)),
+    "patients.disclosureconsent": Scope(patient=("patient",)),
+    "programs.site": Scope(site=""),
+    "programs.program": Scope(site="site"),
+    "programs.bed": Scope(site="program__site"),
+    "programs.treatmentepisode": Scope(patient=("patient",)),
+    "programs.placement": Scope(patient=("patient",)),
+    "programs.stayextension": Scope(patient=("stay__patient",)),
+    "programs.transition": Scope(patient=("episode__patient",)),
+    "programs.discharge": Scope(patient=("episode__patient",)),
+    "programs.reversal": Scope(patient=("transition__episode__patient", "discharge__episode__patient")),
+    "programs.aftercareplan": Scope(patient=("patient",)),
+    "programs.aftercarecheckin": Scope(patient=("plan__patient",)),
+    "clinic.sitemembership": Scope(site="site"),
+    "scheduling.sessionseries": Scope(site="program__site"),
+    "scheduling.session": Scope(site="series__program__site"),
+    "scheduling.closure": Scope(site="site"),
+    "scheduling.booking": Scope(patient=("patient",)),
+    "scheduling.attendancerecord": Scope(patient=("booking__patient",)),
+    "scheduling.calendarfeed": Scope(patient=("patient",)),
+}
+
+
+def register_scope(label: str, *, patient: Iterable[str] = (), site: str | None = None) -> None:
+    """Declare how a later app's model is scoped ("scheduling.booking", patient=["patient"])."""
+    SCOPES[label] = Scope(patient=tuple(patient), site=site)
+
+
+def scope_of(model: type[models.Model]) -> Scope:
+    concrete = model._meta.concrete_model._meta
+    scope = SCOPES.get(f"{model._meta.app_label}.{model._meta.model_name}") or SCOPES.get(
+        f"{concrete.app_label}.{concrete.model_name}"
+    )
+    if scope is None:
+        raise ImproperlyConfigured(
+            f"{model._meta.label} has no access scope: declare it in clinic.access.SCOPES or with register_scope()."
+        )
+    return scope
+
+
+def _lookup(path: str, leaf: str) -> str:
+    return f"{path}__{leaf}" if path else leaf
+
+
+def scope_queryset(queryset: QuerySet, *, user) -> QuerySet:
+    """The rows of ``queryset`` that ``user`` may see (none for an anonymous caller)."""
+    if role_of(user) == Role.SUPERUSER:
+        return queryset
+    scope = scope_of(queryset.model)
+    if scope.site is not None:
+        return queryset.filter(**{_lookup(scope.site, "pk__in"): visible_sites(user).values("pk")})
+    patients = visible_patients(user).values("pk")
+    condition = reduce(or_, (Q(**{_lookup(path, "pk__in"): patients}) for path in scope.patient))
+    return queryset.filter(condition)
+
+
+def patient_ids_of(model: type[models.Model], pks: Iterable[int]) -> list[int]:
+    """The distinct patient ids that rows ``pks`` of ``model`` are about.
+
+    At most one query per patient path (none for patients themselves), whatever
+    the number of rows: an admin page or API page of 100 rows costs the same.
+    """
+    scope = scope_of(model)
+    pks = list(pks)
+    if not pks or not scope.patient:
+        return []
+    if scope.patient == ("",):
+        return sorted(set(pks))
+    ids: set[int] = set()
+    rows = model._default_manager.filter(pk__in=pks).order_by()
+    for path in scope.patient:
+        ids.update(v for v in rows.values_list(_lookup(path, "pk"), flat=True).distinct() if v is not None)
+    return sorted(ids)
+
+
+def can_see_patient(user, patient) -> bool:
+    return visible_patients(user).filter(pk=getattr(patient, "pk", patient)).exists()

@@ -1,0 +1,204 @@
+"""The audit trail: who read or changed which patient's data, when, from where (45 CFR 164.312(b)).
+
+Entry points call one function::
+
+    audit.record(request, action=AuditAction.VIEW, category=AuditCategory.DEMOGRAPHICS, patients=page)
+
+Inside a request the rows are collected on the request and written by
+``AuditMiddleware`` in **one INSERT** when the response is ready, so a list of
+100 patients costs one query. If that write fails the response is replaced by
+an error: data is not served without its audit record. Outside a request (a
+management command, a task) pass ``request=None`` and ``user=``; the row is
+written at once.
+
+DRF views pass their ``Request``; the user is read from it (so a JWT-authenticated
+caller is recorded), the buffer from the ``HttpRequest`` underneath.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from clinic import access
+from clinic.logfilters import current_request_id
+from clinic.models import AuditAction, AuditCategory, AuditEvent
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AuditAction", "AuditCategory", "AuditMiddleware", "access_report", "access_summary", "record"]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is propagated only if it looks like an id, so a caller cannot
+# put text (or patient data) into our logs and trail through the header.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+_BUFFER = "_clinic_audit_events"
+
+
+def _http_request(request) -> HttpRequest | None:
+    """The Django HttpRequest behind a DRF Request (or the request itself)."""
+    return getattr(request, "_request", request)
+
+
+def client_ip(request) -> str | None:
+    """The caller's address: the socket's, or the entry the trusted proxies added to X-Forwarded-For."""
+    http = _http_request(request)
+    proxies = settings.CLINIC_TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [part.strip() for part in http.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return http.META.get("REMOTE_ADDR") or None
+
+
+def request_id_of(request) -> str:
+    return getattr(_http_request(request), "request_id", "") if request is not None else ""
+
+
+def _patient_ids(patients: Iterable) -> list[int | None]:
+    ids = {getattr(p, "pk", p) for p in patients}
+    ids.discard(None)
+    return sorted(ids) or [None]
+
+
+def record(
+    request,
+    *,
+    action: AuditAction | str,
+    category: AuditCategory | str = "",
+    patients: Iterable = (),
+    obj: models.Model | None = None,
+    detail: str = "",
+    user=None,
+    username: str = "",
+) -> list[AuditEvent]:
+    """Record one access: one row per patient (or one row with no patient, for logins and the like).
+
+    ``patients`` takes Patient objects or ids. ``detail`` holds field names or
+    filters, never values. ``user`` defaults to ``request.user``; ``username``
+    is for failed logins, where there is no user.
+    """
+    http = _http_request(request) if request is not None else None
+    if user is None and request is not None:
+        user = getattr(request, "user", None)
+    if user is not None and not user.is_authenticated:
+        user = None
+    role = access.role_of(user) if user is not None else None
+    common = {
+        "at": timezone.now(),
+        "user": user,
+        "username": (user.get_username() if user is not None else username)[:150],
+        "role": role.value if role else "",
+        "ip_address": client_ip(http) if http is not None else None,
+        "user_agent": (http.META.get("HTTP_USER_AGENT", "") if http is not None else "")[:300],
+        "action": action,
+        "category": category,
+        "object_type": obj._meta.label_lower if obj is not None else "",
+        "object_id": str(getattr(obj, "public_id", None) or getattr(obj, "pk", "") or "") if obj is not None else "",
+        "path": (http.path if http is not None else "")[:300],
+        "request_id": getattr(http, "request_id", "") if http is not None else "",
+        "detail": detail[:300],
+    }
+    events = [AuditEvent(patient_id=pid, **common) for pid in _patient_ids(patients)]
+    buffer = getattr(http, _BUFFER, None) if http is not None else None
+    if buffer is None:
+        AuditEvent.objects.bulk_create(events)
+    else:
+        buffer.extend(events)
+    return events
+
+
+def flush(request) -> int:
+    """Write the request's collected rows in one INSERT; return how many."""
+    http = _http_request(request)
+    events = getattr(http, _BUFFER, None) or []
+    if events:
+        AuditEvent.objects.bulk_create(events)
+        setattr(http, _BUFFER, [])
+    return len(events)
+
+
+class AuditMiddleware:
+    """Gives each request an id (X-Request-ID, kept from the caller when well-formed) and writes its audit rows."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        setattr(request, _BUFFER, [])
+        token = current_request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+            # Outside the view's transaction on purpose: a rolled-back change is
+            # still an attempt someone made. If this raises, the caller gets a 500
+            # instead of data that was not audited.
+            flush(request)
+        finally:
+            current_request_id.reset(token)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+# --- Login, logout, failed login ------------------------------------------------------------
+
+
+def on_user_logged_in(sender, request, user, **kwargs) -> None:
+    record(request, action=AuditAction.LOGIN, user=user)
+
+
+def on_user_logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        record(request, action=AuditAction.LOGOUT, user=user)
+
+
+def on_user_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # Django has already masked the password in ``credentials``; only the name is kept.
+    record(request, action=AuditAction.LOGIN_FAILED, username=str(credentials.get("username", ""))[:150])
+
+
+# --- Reading the trail --------------------------------------------------------------------
+
+
+def visible_events(user) -> models.QuerySet[AuditEvent]:
+    """The trail a program admin may search: events about patients they can see, and their sites' staff logins."""
+    role = access.role_of(user)
+    if role == access.Role.SUPERUSER:
+        return AuditEvent.objects.all()
+    if role != access.Role.PROGRAM_ADMIN:
+        return AuditEvent.objects.none()
+    from clinic.models import SiteMembership
+
+    colleagues = SiteMembership.objects.filter(site__in=access.visible_sites(user)).values("user")
+    return AuditEvent.objects.filter(
+        models.Q(patient__in=access.visible_patients(user).values("pk"))
+        | models.Q(patient__isnull=True, user__in=colleagues)
+    )
+
+
+def access_report(*, patient) -> models.QuerySet[AuditEvent]:
+    """Every recorded access to one patient's data, newest first ("who looked at this record").
+
+    The caller checks that the reader may see the patient and the trail
+    (``visible_events``); the API pages through this queryset.
+    """
+    return AuditEvent.objects.filter(patient=patient).order_by("-at", "-id")
+
+
+def access_summary(*, patient) -> list[dict]:
+    """Per person: how many accesses of each action, first and last time. One query."""
+    rows = (
+        AuditEvent.objects.filter(patient=patient)
+        .values("user_id", "username", "role", "action")
+        .annotate(times=models.Count("id"), first_at=models.Min("at"), last_at=models.Max("at"))
+        .order_by("-last_at")
+    )
+    return list(rows)
