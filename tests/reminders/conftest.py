@@ -123,7 +123,7 @@ def celery_worker(transactional_db):
 
     app.loader.import_default_modules()
     app.control.purge()
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as worker:
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
 
 
