@@ -167,7 +167,7 @@ REMINDERS_CHANNELS = env_list("REMINDERS_CHANNELS", default=["sms", "email", "pu
 # Aftercare check-ins: (days relative to the due date, local time in the patient's zone).
 REMINDERS_CHECKIN_SCHEDULE = {"day_before": (-1, "10:00"), "morning_of": (0, "08:30")}
 # The neutral sender when a site has no messaging profile. Never a site's or program's own name.
-REMINDERS_DEFAULT_DISPLAY_NAME = env_str("REMINDERS_DEFAULT_DISPLAY_NAME", default="Appointment reminder")
+REMINDERS_DEFAULT_DISPLAY_NAME = env_str("REMINDERS_DEFAULT_DISPLAY_NAME", default="Appointments")
 REMINDERS_DEFAULT_REPLY_PHONE = env_str("REMINDERS_DEFAULT_REPLY_PHONE", default="")
 REMINDERS_SMS_DAILY_CAP = env_int("REMINDERS_SMS_DAILY_CAP", 1)
 REMINDERS_SMS_WEEKLY_CAP = env_int("REMINDERS_SMS_WEEKLY_CAP", 3)
