@@ -71,8 +71,14 @@ _FRONT_DESK = {
     "scheduling.add_booking",
     "scheduling.view_attendancerecord",
     "scheduling.view_calendarfeed",
+    # Whether and when reminders went out ("I never got a text"), not their content.
+    "reminders.view_reminder",
+    "reminders.view_pushdevice",
 }
 _CLINICIAN = _FRONT_DESK | {
+    # Staff follow-ups (missed sessions, a patient asking for help) are clinical work.
+    "reminders.view_followupitem",
+    "reminders.change_followupitem",
     # The clinical decisions of the care journey (admin workflows and API actions check these).
     "programs.add_placement",
     "programs.add_stayextension",
@@ -100,6 +106,10 @@ _PROGRAM_ADMIN = _CLINICIAN | {
     "scheduling.change_sessionseries",
     "scheduling.add_closure",
     "scheduling.change_calendarfeed",
+    "reminders.view_smsoptout",
+    "reminders.view_sitemessagingprofile",
+    "reminders.add_sitemessagingprofile",
+    "reminders.change_sitemessagingprofile",
     "clinic.view_sitemembership",
     "clinic.view_auditevent",
     "clinic.export_auditevent",
@@ -269,6 +279,10 @@ SCOPES: dict[str, Scope] = {
     "scheduling.booking": Scope(patient=("patient",)),
     "scheduling.attendancerecord": Scope(patient=("booking__patient",)),
     "scheduling.calendarfeed": Scope(patient=("patient",)),
+    "reminders.reminder": Scope(patient=("patient",)),
+    "reminders.pushdevice": Scope(patient=("patient",)),
+    "reminders.followupitem": Scope(patient=("patient",)),
+    "reminders.sitemessagingprofile": Scope(site="site"),
 }
 
 

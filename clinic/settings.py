@@ -11,9 +11,10 @@ import datetime as dt
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from clinic.env import env_bool, env_int, env_list, env_str
+from clinic.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "patients",
     "programs",
     "scheduling",
+    "reminders",
 ]
 
 MIDDLEWARE = [
@@ -151,10 +153,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Scheduling (IOP session schedules) ---------------------------------------
-from celery.schedules import crontab  # noqa: E402
 
 # Sessions exist this many weeks ahead; the nightly run rolls the horizon on.
 SCHEDULING_HORIZON_WEEKS = env_int("SCHEDULING_HORIZON_WEEKS", 8)
+# A patient's Nth absence in a row opens a follow-up item for the program's staff.
+SCHEDULING_MISSED_SESSIONS_FOLLOW_UP = env_int("SCHEDULING_MISSED_SESSIONS_FOLLOW_UP", 2)
 CELERY_BEAT_SCHEDULE["scheduling-generate-sessions"] = {
     "task": "scheduling.generate_sessions",
     "schedule": crontab(hour=2, minute=15),
@@ -277,6 +280,85 @@ OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", default="Clinic programs")
 # No patient data in logs: every handler passes through the PHI filter (e-mails,
 # phone numbers and query strings are masked) and carries the request id. No
 # mail_admins handler: error e-mails would carry request bodies.
+# --- Reminders (reminders/) -------------------------------------------------------------
+# Channel backends are dotted paths, like EMAIL_BACKEND. Development (DEBUG) prints to the console.
+_CONSOLE = "reminders.channels.console.ConsoleChannel"
+REMINDERS_SMS_BACKEND = env_str(
+    "REMINDERS_SMS_BACKEND", default=_CONSOLE if DEBUG else "reminders.channels.http.TwilioSmsChannel"
+)
+REMINDERS_EMAIL_BACKEND = env_str("REMINDERS_EMAIL_BACKEND", default="reminders.channels.email.DjangoEmailChannel")
+REMINDERS_PUSH_BACKEND = env_str(
+    "REMINDERS_PUSH_BACKEND", default=_CONSOLE if DEBUG else "reminders.channels.http.FcmPushChannel"
+)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND", default=f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+REMINDERS_EMAIL_FROM = env_str("REMINDERS_EMAIL_FROM", default="reminders@clinic.example")
+REMINDERS_EMAIL_DOMAIN = env_str("REMINDERS_EMAIL_DOMAIN", default="clinic.example")
+REMINDERS_EMAIL_TIMEOUT = env_float("REMINDERS_EMAIL_TIMEOUT", 10.0)
+REMINDERS_FILE_PATH = env_str("REMINDERS_FILE_PATH", default=str(BASE_DIR / "var" / "reminders.jsonl"))
+# Twilio-compatible SMS API; the auth token also verifies the inbound webhook's signature.
+REMINDERS_TWILIO_API_BASE = env_str("REMINDERS_TWILIO_API_BASE", default="https://api.twilio.com")
+REMINDERS_TWILIO_ACCOUNT_SID = env_str("REMINDERS_TWILIO_ACCOUNT_SID", default="")
+REMINDERS_TWILIO_AUTH_TOKEN = env_str("REMINDERS_TWILIO_AUTH_TOKEN", default="")
+REMINDERS_TWILIO_FROM_NUMBER = env_str("REMINDERS_TWILIO_FROM_NUMBER", default="")
+REMINDERS_TWILIO_MESSAGING_SERVICE_SID = env_str("REMINDERS_TWILIO_MESSAGING_SERVICE_SID", default="")
+REMINDERS_SMS_WEBHOOK_BASE_URL = env_str("REMINDERS_SMS_WEBHOOK_BASE_URL", default="")
+# FCM HTTP v1. The token provider is a dotted path to a callable returning an OAuth2 access token.
+REMINDERS_FCM_API_BASE = env_str("REMINDERS_FCM_API_BASE", default="https://fcm.googleapis.com")
+REMINDERS_FCM_PROJECT_ID = env_str("REMINDERS_FCM_PROJECT_ID", default="")
+REMINDERS_FCM_ACCESS_TOKEN = env_str("REMINDERS_FCM_ACCESS_TOKEN", default="")
+REMINDERS_FCM_TOKEN_PROVIDER = env_str(
+    "REMINDERS_FCM_TOKEN_PROVIDER", default="reminders.channels.http.static_fcm_token"
+)
+REMINDERS_HTTP_CONNECT_TIMEOUT = env_float("REMINDERS_HTTP_CONNECT_TIMEOUT", 3.05)
+REMINDERS_HTTP_READ_TIMEOUT = env_float("REMINDERS_HTTP_READ_TIMEOUT", 10.0)
+# Which channels each reminder is planned on; send-time rules drop the ones a patient cannot receive.
+REMINDERS_CHANNELS = env_list("REMINDERS_CHANNELS", default=["sms", "email", "push"])
+# Aftercare check-ins: (days relative to the due date, local time in the patient's zone).
+# Session reminders are planned for sessions starting within this many hours (the sweep moves
+# the window along every 15 minutes); it must exceed the longest reminder offset plus a margin.
+REMINDERS_PLANNING_HORIZON_HOURS = env_int("REMINDERS_PLANNING_HORIZON_HOURS", 72)
+REMINDERS_CHECKIN_SCHEDULE = {"day_before": (-1, "10:00"), "morning_of": (0, "08:30")}
+# The neutral sender when a site has no messaging profile. Never a site's or program's own name.
+REMINDERS_DEFAULT_DISPLAY_NAME = env_str("REMINDERS_DEFAULT_DISPLAY_NAME", default="Appointments")
+REMINDERS_DEFAULT_REPLY_PHONE = env_str("REMINDERS_DEFAULT_REPLY_PHONE", default="")
+REMINDERS_SMS_DAILY_CAP = env_int("REMINDERS_SMS_DAILY_CAP", 1)
+REMINDERS_SMS_WEEKLY_CAP = env_int("REMINDERS_SMS_WEEKLY_CAP", 3)
+# Dispatch. The lease must outlive the task's hard time limit, or a slow live worker's rows are re-sent.
+REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", 100)
+REMINDERS_MAX_FANOUT = env_int("REMINDERS_MAX_FANOUT", 8)
+REMINDERS_LEASE_SECONDS = env_int("REMINDERS_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
+REMINDERS_WORKER_BUDGET_SECONDS = env_float("REMINDERS_WORKER_BUDGET_SECONDS", 50.0)
+REMINDERS_DELIVER_TASK_EXPIRES = env_int("REMINDERS_DELIVER_TASK_EXPIRES", 120)
+REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", 6)
+REMINDERS_RETRY_BASE_SECONDS = env_float("REMINDERS_RETRY_BASE_SECONDS", 30.0)
+REMINDERS_RETRY_MAX_SECONDS = env_float("REMINDERS_RETRY_MAX_SECONDS", 3600.0)
+if REMINDERS_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT and not env_bool("REMINDERS_ALLOW_SHORT_LEASE"):
+    raise ImproperlyConfigured("REMINDERS_LEASE_SECONDS must exceed CELERY_TASK_TIME_LIMIT.")
+# Tests (and deployments sharing a Redis) give each worker set its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "reminders-dispatch": {
+            "task": "reminders.tasks.dispatch_due_reminders",
+            "schedule": crontab(),  # every minute
+            "options": {"expires": 50},
+        },
+        "reminders-plan": {
+            "task": "reminders.tasks.plan_reminders",
+            "schedule": crontab(minute="*/15"),
+            "options": {"expires": 600},
+        },
+    }
+)
+# --- end of Reminders -----------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # scheduling: a patient's private calendar (the token is the capability)
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    path("reminders/", include("reminders.urls")),
 ]

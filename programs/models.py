@@ -33,6 +33,10 @@ def default_aftercare_offsets() -> list[int]:
     return [7, 30, 90]
 
 
+def default_session_reminder_hours() -> list[int]:
+    return [24, 2]
+
+
 class Site(TimeStampedModel):
     name = models.CharField(max_length=120)
     code = models.SlugField(max_length=40, unique=True)
@@ -86,6 +90,11 @@ class Program(TimeStampedModel):
         models.PositiveIntegerField(validators=[MinValueValidator(1)]),
         default=default_aftercare_offsets,
         help_text="Days after discharge when an aftercare check-in is due.",
+    )
+    session_reminder_hours = ArrayField(
+        models.PositiveIntegerField(validators=[MinValueValidator(1)]),
+        default=default_session_reminder_hours,
+        help_text="Hours before a booked session when a reminder goes out.",
     )
 
     objects = ProgramQuerySet.as_manager()

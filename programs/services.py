@@ -8,6 +8,7 @@ PostgreSQL's constraints as the last word for races it cannot see.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -45,6 +46,7 @@ from programs.models import (
     TransitionKind,
     TreatmentEpisode,
 )
+from reminders import services as reminder_services
 
 CONSTRAINT_ERRORS = {
     "placement_one_level_of_care_per_day": lambda: PlacementOverlap(
@@ -416,9 +418,13 @@ def _start_aftercare(*, discharge: Discharge, program: Program) -> AftercarePlan
         discharge=discharge, patient_id=discharge.episode.patient_id, program=program, starts_on=discharge.effective_on
     )
     # The discharge day does not count: day 7 is the seventh day after it (HEDIS FUI).
-    AftercareCheckIn.objects.bulk_create(
+    checkins = AftercareCheckIn.objects.bulk_create(
         AftercareCheckIn(plan=plan, offset_days=days, due_on=discharge.effective_on + dt.timedelta(days=days))
         for days in sorted(set(program.aftercare_checkin_offsets))
+    )
+    # Reminders: planned once the discharge is committed; if this fails, the periodic sweep plans them.
+    transaction.on_commit(
+        partial(reminder_services.plan_for, target="checkin", ids=[c.pk for c in checkins]), robust=True
     )
     return plan
 
@@ -505,4 +511,6 @@ def reverse_discharge(*, discharge: Discharge, reason: str, reversed_by: Abstrac
         plan.checkins.filter(status=AftercareCheckIn.Status.SCHEDULED).update(
             status=AftercareCheckIn.Status.CANCELLED, updated_at=timezone.now()
         )
+        # Reminders: cancelled in the same transaction, so none goes out for a revoked plan.
+        reminder_services.cancel_for(target="checkin", ids=plan.checkins.values_list("id", flat=True))
         return Reversal.objects.create(discharge=discharge, reason=reason.strip(), reversed_by=reversed_by)

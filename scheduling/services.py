@@ -23,12 +23,15 @@ from dateutil.rrule import rrule, rrulestr
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from clinic.db import translate_integrity_errors
 from patients.models import Patient
 from programs.models import Placement, Program, Site
+from reminders import services as reminder_services
+from reminders.models import FollowUpItem
 from scheduling.errors import (
     DoubleBooked,
     InvalidAttendance,
@@ -62,6 +65,9 @@ CONSTRAINT_ERRORS = {
     "booking_one_per_patient": lambda: DoubleBooked("The patient is already booked into this session."),
     "series_capacity_positive": lambda: InvalidSchedule("Capacity must be at least 1.", field="capacity"),
     "series_duration_positive": lambda: InvalidSchedule("Duration must be at least 1 minute.", field="duration"),
+    "reminder_active_has_one_target": lambda: SessionLocked(
+        "A reminder for one of these sessions is being sent right now; try again in a minute."
+    ),
 }
 
 # How far ahead of a date a rule is searched for its first occurrence. A rule
@@ -244,7 +250,9 @@ def change_series(*, series: SessionSeries, from_on: dt.date, changed_by: Abstra
             .select_related("session")
         )
         kept = future.exclude(pk__in=removable_ids).count()
-        Booking.objects.filter(session_id__in=removable_ids).delete()
+        removed = list(Booking.objects.filter(session_id__in=removable_ids).values_list("pk", flat=True))
+        _cancel_reminders(removed)  # sent ones stay as history, their booking link set to NULL
+        Booking.objects.filter(pk__in=removed).delete()
         Session.objects.filter(pk__in=removable_ids).delete()
 
         if not in_place:
@@ -375,6 +383,7 @@ SELECT gen_random_uuid(), now(), now(), c.session_id, c.patient_id, c.placement_
  WHERE c.queue <= c.seats
  ORDER BY c.session_id, c.queue
 ON CONFLICT DO NOTHING
+RETURNING id
 """
 
 
@@ -402,7 +411,21 @@ def _book_track_sessions(
         return 0
     with connection.cursor() as cursor:
         cursor.execute(_BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id})
-        return cursor.rowcount
+        booking_ids = [row[0] for row in cursor.fetchall()]
+    _plan_reminders(booking_ids)
+    return len(booking_ids)
+
+
+# Reminders follow bookings in the same transaction: a booking made plans its reminders, a
+# booking cancelled or moved cancels them (a moved one then plans new ones for the new time).
+def _plan_reminders(booking_ids: list[int]) -> None:
+    if booking_ids:
+        reminder_services.plan_for(target="booking", ids=booking_ids)
+
+
+def _cancel_reminders(booking_ids: list[int]) -> None:
+    if booking_ids:
+        reminder_services.cancel_for(target="booking", ids=booking_ids)
 
 
 # --- placements (called by programs.services) -------------------------------------------
@@ -429,7 +452,11 @@ def sync_placement_bookings(*, placement: Placement) -> PlacementBookings:
         if placement.cancelled_at is None:
             stale = stale.filter(outside)
         now = timezone.now()
-        cancelled = stale.update(cancelled_at=now, cancel_reason=CancelReason.PLACEMENT_ENDED, updated_at=now)
+        stale_ids = list(stale.values_list("pk", flat=True))
+        cancelled = Booking.objects.filter(pk__in=stale_ids).update(
+            cancelled_at=now, cancel_reason=CancelReason.PLACEMENT_ENDED, updated_at=now
+        )
+        _cancel_reminders(stale_ids)
         booked = 0
         if placement.cancelled_at is None:
             booked = _book_track_sessions(
@@ -480,7 +507,7 @@ def _book_one_off(*, session_id: int, patient_id: int) -> Booking:
         )
     if session.booked_count >= session.capacity:
         raise SessionFull(f"This session is full ({session.capacity} of {session.capacity} seats taken).")
-    return Booking.objects.create(
+    booking = Booking.objects.create(
         session=session,
         patient_id=patient_id,
         placement=placement,
@@ -488,6 +515,8 @@ def _book_one_off(*, session_id: int, patient_id: int) -> Booking:
         starts_at=session.starts_at,
         ends_at=session.ends_at,
     )
+    _plan_reminders([booking.pk])
+    return booking
 
 
 def book_session(*, session: Session, patient: Patient) -> Booking:
@@ -507,6 +536,7 @@ def cancel_booking(*, booking: Booking) -> Booking:
         booking.cancelled_at = timezone.now()
         booking.cancel_reason = CancelReason.STAFF
         booking.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])
+        _cancel_reminders([booking.pk])
         return booking
 
 
@@ -523,9 +553,11 @@ def _check_unlocked(session: Session, *, action: str) -> None:
 
 def _cancel_sessions(session_ids: list[int], *, reason: str) -> None:
     now = timezone.now()
-    Booking.objects.active().filter(session_id__in=session_ids).update(
+    booking_ids = list(Booking.objects.active().filter(session_id__in=session_ids).values_list("pk", flat=True))
+    Booking.objects.filter(pk__in=booking_ids).update(
         cancelled_at=now, cancel_reason=CancelReason.SESSION_CANCELLED, updated_at=now
     )
+    _cancel_reminders(booking_ids)
     Session.objects.filter(pk__in=session_ids).update(
         status=SessionStatus.CANCELLED, cancelled_at=now, status_reason=reason, updated_at=now
     )
@@ -576,7 +608,10 @@ def move_session(*, session: Session, starts_at: dt.datetime, reason: str = "") 
         session.save(update_fields=["starts_at", "ends_at", "local_date", "status_reason", "updated_at"])
         # A patient booked into something else at the new time makes the
         # exclusion constraint refuse this, and the move is undone as a whole.
-        session.bookings.active().update(starts_at=session.starts_at, ends_at=session.ends_at)
+        moved = list(session.bookings.active().values_list("pk", flat=True))
+        Booking.objects.filter(pk__in=moved).update(starts_at=session.starts_at, ends_at=session.ends_at)
+        _cancel_reminders(moved)
+        _plan_reminders(moved)
         return session
 
 
@@ -661,7 +696,57 @@ def record_attendance(
             booking.attendance, booking.minutes_attended = mark.attendance, minutes
             changed.append(booking)
         Booking.objects.bulk_update(changed, ["attendance", "minutes_attended", "updated_at"])
-        return AttendanceRecord.objects.bulk_create(records)
+        created = AttendanceRecord.objects.bulk_create(records)
+        _follow_up_missed_sessions(
+            session=session, placement_ids=[b.placement_id for b in changed if b.attendance == Attendance.ABSENT]
+        )
+        return created
+
+
+def _follow_up_missed_sessions(*, session: Session, placement_ids: list[int]) -> list[FollowUpItem]:
+    """Open a staff follow-up when an absence is a patient's Nth in a row (never a message to the patient).
+
+    Exactly the Nth: a third absence in a row does not open a second item, and an open
+    item for the same patient and program is not repeated. One query for the whole group.
+    """
+    n = settings.SCHEDULING_MISSED_SESSIONS_FOLLOW_UP
+    if not placement_ids or n < 1:
+        return []
+    recent = (
+        Booking.objects.active()
+        .filter(placement_id__in=placement_ids)
+        .exclude(attendance="")
+        .exclude(attendance=Attendance.EXCUSED)
+        .annotate(recent=Window(RowNumber(), partition_by=F("placement_id"), order_by=F("starts_at").desc()))
+        .filter(recent__lte=n + 1)
+        .values_list("placement_id", "attendance", "recent")
+    )
+    runs: dict[int, list[str]] = defaultdict(lambda: [""] * (n + 1))
+    for placement_id, attendance, position in recent:
+        runs[placement_id][position - 1] = attendance
+    reached = [
+        pk
+        for pk, marks in runs.items()
+        if all(m == Attendance.ABSENT for m in marks[:n]) and marks[n] != Attendance.ABSENT
+    ]
+    placements = Placement.objects.filter(pk__in=reached).select_related("patient", "program")
+    already_open = set(
+        FollowUpItem.objects.filter(
+            kind=FollowUpItem.Kind.MISSED_SESSIONS,
+            status=FollowUpItem.Status.OPEN,
+            patient_id__in=[p.patient_id for p in placements],
+        ).values_list("patient_id", "program_id")
+    )
+    return [
+        reminder_services.open_follow_up(
+            program=placement.program,
+            patient=placement.patient,
+            kind=FollowUpItem.Kind.MISSED_SESSIONS,
+            details=f"{n} sessions missed in a row, the latest on {session.local_date:%Y-%m-%d}.",
+        )
+        for placement in placements
+        if (placement.patient_id, placement.program_id) not in already_open
+    ]
 
 
 def _minutes_for(mark: Mark, *, duration: int) -> int:

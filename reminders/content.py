@@ -1,0 +1,126 @@
+"""Discreet reminder texts (42 CFR Part 2): a neutral name, the date, time, place and how to reply.
+
+Never the program, level of care, diagnosis, session kind or anyone else's name:
+a text or a push notification is read on a lock screen, an e-mail subject in a
+shared inbox. ``FORBIDDEN_WORDS`` is checked by the tests against every template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+from patients.models import Channel, Patient
+from programs.models import Site
+from reminders.targets import EventDetails
+
+SMS_MAX_CHARS = 160
+
+# Words that would reveal the fact or the kind of care. Matched case-insensitively as substrings.
+FORBIDDEN_WORDS = (
+    "program", "treatment", "therapy", "therapist", "counsel", "group", "session", "iop", "outpatient",
+    "inpatient", "residential", "rehab", "recovery", "sober", "substance", "alcohol", "drug", "opioid",
+    "methadone", "detox", "addiction", "relapse", "aftercare", "diagnos", "mental", "psych", "behavioral",
+    "asam", "level of care", "discharge", "intensive", "clinical",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    place: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    channel: str
+    body: str
+    subject: str = ""
+    title: str = ""
+
+
+def sender_for(site: Site | None) -> Sender:
+    """The neutral sender of a site: its messaging profile, never the site's or a program's own name."""
+    default_name = settings.REMINDERS_DEFAULT_DISPLAY_NAME
+    if site is None:
+        return Sender(name=default_name, place="", phone=settings.REMINDERS_DEFAULT_REPLY_PHONE)
+    profile = getattr(site, "messaging_profile", None)
+    return Sender(
+        name=profile.display_name if profile else default_name,
+        place=(profile.place if profile and profile.place else site.address.splitlines()[0] if site.address else ""),
+        phone=(profile.reply_phone if profile and profile.reply_phone else site.phone)
+        or settings.REMINDERS_DEFAULT_REPLY_PHONE,
+    )
+
+
+def _when(item: EventDetails, zone: ZoneInfo, *, with_day: bool = True) -> str:
+    day = f"{item.day:%a} {item.day.day} {item.day:%b}"
+    if item.starts_at is None:
+        return f"on {day}" if with_day else ""
+    local = item.starts_at.astimezone(zone)
+    return f"on {day} at {local:%H:%M}" if with_day else f"{local:%H:%M}"
+
+
+def _sms_single(item: EventDetails, sender: Sender, zone: ZoneInfo) -> str:
+    place = f" at {sender.place}" if sender.place and item.starts_at is not None else ""
+    reply = f" Questions: call {sender.phone}." if sender.phone else ""
+    text = f"{sender.name}: reminder of your {item.label} {_when(item, zone)}{place}.{reply} Reply STOP to opt out."
+    if len(text) > SMS_MAX_CHARS and place:
+        text = f"{sender.name}: reminder of your {item.label} {_when(item, zone)}.{reply} Reply STOP to opt out."
+    return text
+
+
+def _sms_merged(items: Sequence[EventDetails], sender: Sender, zone: ZoneInfo) -> str:
+    first = items[0]
+    day = f"{first.day:%a} {first.day.day} {first.day:%b}"
+    parts = [f"{item.label} {_when(item, zone, with_day=False)}".strip() for item in items]
+    reply = f" Questions: call {sender.phone}." if sender.phone else ""
+    text = f"{sender.name}: reminders for {day}: {'; '.join(parts)}.{reply} Reply STOP to opt out."
+    while len(text) > SMS_MAX_CHARS and len(parts) > 1:
+        # Keep the earliest items and say how many more there are.
+        more = len(items) - len(parts) + 1
+        parts = parts[:-1]
+        text = f"{sender.name}: reminders for {day}: {'; '.join(parts)} +{more} more.{reply} Reply STOP to opt out."
+    return text
+
+
+def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> Rendered:
+    """The message for one or more same-day items of one patient (merged into one text when several)."""
+    if not items:
+        raise ValueError("nothing to render")
+    zone = ZoneInfo(patient.time_zone)
+    sender = sender_for(items[0].site)
+    if channel == Channel.SMS:
+        body = _sms_single(items[0], sender, zone) if len(items) == 1 else _sms_merged(items, sender, zone)
+        # Last resort for extreme profile values: never send over 160 characters (a split text may arrive out of order).
+        return Rendered(channel=channel, body=body[:SMS_MAX_CHARS])
+    if channel == Channel.PUSH:
+        if patient.confidential_communication:
+            # A lock screen may be seen by anyone: not even the clinic's name or the place.
+            return Rendered(channel=channel, title="Reminder", body="You have a reminder. Open the app for details.")
+        when = "; ".join(f"{item.label} {_when(item, zone)}" for item in items)
+        return Rendered(channel=channel, title=f"Reminder from {sender.name}", body=f"Your {when}.")
+    lines = []
+    for item in items:
+        place = f" at {sender.place}" if sender.place and item.starts_at is not None else ""
+        lines.append(f"- your {item.label} {_when(item, zone)}{place}")
+    reply = f"If you have a question or need to change it, call {sender.phone}." if sender.phone else ""
+    footer = "You receive this because you agreed to reminders. Reply to this e-mail or call us to stop them."
+    body = "\n".join(["Hello,", "", "This is a reminder of:", *lines, "", reply, "", sender.name, "", footer])
+    first = items[0]
+    subject = f"Reminder from {sender.name}: {first.day:%a} {first.day.day} {first.day:%b}"
+    return Rendered(channel=channel, subject=subject, body=body)
+
+
+def contains_forbidden(text: str, *, extra: Sequence[str] = ()) -> list[str]:
+    lowered = text.lower()
+    return [word for word in (*FORBIDDEN_WORDS, *extra) if word.lower() in lowered]
+
+
+def local_day(moment: dt.datetime, zone: str) -> dt.date:
+    return moment.astimezone(ZoneInfo(zone)).date()
