@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -12,3 +13,7 @@ urlpatterns = [
     # scheduling: a patient's private calendar (the token is the capability)
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
 ]
+
+# Benchmarks (issue 8): the raw-SQL baselines of `make bench`, only when BENCH_VIEWS=1.
+if settings.BENCH_VIEWS:
+    urlpatterns += [path("bench/", include("bench.urls"))]
