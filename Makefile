@@ -51,3 +51,13 @@ format: install
 check-compose:
 	@command -v docker-compose > /dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose > /dev/null)
 	docker-compose config -q
+
+## Benchmarks (issue 8): seed a provider-scale dataset into its own database (<name>_bench),
+## measure each hot path beside its raw-SQL baseline, write bench/results/report.md, JSON and plots.
+.PHONY: bench bench-quick
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+## The same at small scales with short load, in under two minutes (CI's smoke test; numbers not judged).
+bench-quick: install
+	$(PY) -m bench --quick $(BENCH_ARGS)

@@ -382,3 +382,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Benchmarks (issue 8) ---------------------------------------------------------------
+# `make bench` compares the API with minimal raw-SQL views of the same rows. They are
+# mounted only when this is on (the bench's own gunicorn), never in production.
+BENCH_VIEWS = env_bool("BENCH_VIEWS", default=False)

@@ -1,0 +1,187 @@
+"""(4) API latency and throughput, served by gunicorn as in production, beside a raw-SQL view of the same rows.
+
+gunicorn runs as a subprocess on a loopback port (3 sync workers, as the Dockerfile
+runs it, DEBUG off); the load comes from another process (``bench.loadgen``),
+bounded in requests and seconds. Queries per request are counted in-process with
+Django's test client for callers with short and long histories: a constant count
+is what shows there is no N+1.
+
+To measure an endpoint when it lands, add one line to ENDPOINTS (the raw views for
+the three awaited ones are already in ``bench/views.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.config import ROOT, VENV_BIN, bench_environment
+from bench.memory import peak_rss_tree
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    key: str
+    path: str
+    caller: str  # "patient" or "staff": whose token it is called with
+    raw_path: str  # the raw-SQL baseline (bench/urls.py)
+    target_p95_ms: float | None = None  # a target of issue 8, judged at full scale
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("me", "/api/v1/me/", "patient", "/bench/raw/me/"),
+    Endpoint("me-care", "/api/v1/me/care/", "patient", "/bench/raw/me/care/"),
+    # Awaiting their endpoints (issue 8 names them); uncomment the line when the endpoint is merged:
+    # Endpoint("me-sessions", "/api/v1/me/sessions/", "patient", "/bench/raw/me/sessions/", target_p95_ms=25),
+    # Endpoint("staff-census", "/api/v1/staff/census/", "staff", "/bench/raw/staff/census/"),
+    # Endpoint("staff-patients", "/api/v1/staff/patients/", "staff", "/bench/raw/staff/patients/"),
+]
+AWAITED = ["/api/v1/me/sessions/", "the staff census", "a staff patient list"]
+
+GUNICORN_WORKERS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(log_path: Path) -> Iterator[tuple[int, subprocess.Popen]]:
+    port = _free_port()
+    log = open(log_path, "w")  # noqa: SIM115 - closed below, after the process
+    process = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "clinic.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(GUNICORN_WORKERS), "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "5"],
+        cwd=ROOT, env=bench_environment(), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {log_path}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/raw/me/", timeout=2)
+            except urllib.error.HTTPError:
+                break  # 401: up, and the raw views are mounted
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start in 60 s; see {log_path}") from None
+                time.sleep(0.2)
+        yield port, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _tokens() -> dict[str, list[tuple[int, str]]]:
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    users = get_user_model().objects.order_by("pk")
+    patients = [(u.pk, str(AccessToken.for_user(u))) for u in users.filter(patient__isnull=False)]
+    staff = [(u.pk, str(AccessToken.for_user(u))) for u in users.filter(is_staff=True)]
+    return {"patient": patients, "staff": staff}
+
+
+def _queries_per_request(path: str, callers: list[tuple[int, str]]) -> list[int]:
+    """Queries each of a few callers' requests makes: those with the shortest and longest histories, and others."""
+    from django.db import connection
+    from django.db.models import Count
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from patients.models import Patient
+
+    by_user = dict(callers)
+    ranked = list(
+        Patient.objects.filter(user_id__in=by_user)
+        .annotate(n=Count("placements", distinct=True) + Count("bookings", distinct=True))
+        .order_by("n", "pk")
+        .values_list("user_id", flat=True)
+    )
+    chosen = ranked[:2] + ranked[-2:] + ranked[len(ranked) // 2 : len(ranked) // 2 + 1] if ranked else list(by_user)[:5]
+    client = Client()
+    counts = []
+    for user_id in dict.fromkeys(chosen):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {by_user[user_id]}")
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code} in-process")
+        counts.append(len(captured.captured_queries))
+    return counts
+
+
+def _load(port: int, path: str, tokens: list[str], *, seconds: float, concurrency: int, max_requests: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as fh:
+        fh.write("\n".join(tokens))
+    try:
+        completed = subprocess.run(
+            [str(VENV_BIN / "python"), "-m", "bench.loadgen", "--port", str(port), "--path", path,
+             "--tokens-file", fh.name, "--concurrency", str(concurrency), "--max-requests", str(max_requests),
+             "--max-seconds", str(seconds)],
+            cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=True,
+        )  # fmt: skip
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    raw = json.loads(completed.stdout)
+    lat = np.array(raw["latencies_ms"]) if raw["latencies_ms"] else np.array([np.nan])
+    ok = raw["statuses"].get("200", 0)
+    return {
+        "requests": len(raw["latencies_ms"]),
+        "ok": ok,
+        "non_200": {k: v for k, v in raw["statuses"].items() if k != "200"},
+        "errors": raw["errors"],
+        "seconds": round(raw["seconds"], 2),
+        "rps": round(len(raw["latencies_ms"]) / raw["seconds"], 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "histogram_ms": [round(float(x), 2) for x in np.percentile(lat, list(range(0, 101, 5)))],
+    }
+
+
+def measure(*, out: Path, seconds: float, concurrency: int = 4, max_requests: int = 20_000) -> dict:
+    tokens = _tokens()
+    results: dict = {"concurrency": concurrency, "gunicorn_workers": GUNICORN_WORKERS, "endpoints": {}}
+    with gunicorn(out / "gunicorn.log") as (port, process):
+        for endpoint in ENDPOINTS:
+            callers = tokens[endpoint.caller]
+            if not callers:
+                raise RuntimeError(f"no {endpoint.caller} logins in the bench data")
+            only_tokens = [t for _, t in callers]
+            real = _load(port, endpoint.path, only_tokens, seconds=seconds, concurrency=concurrency,
+                         max_requests=max_requests)  # fmt: skip
+            raw = _load(port, endpoint.raw_path, only_tokens, seconds=seconds, concurrency=concurrency,
+                        max_requests=max_requests)  # fmt: skip
+            queries = _queries_per_request(endpoint.path, callers)
+            results["endpoints"][endpoint.key] = {
+                "path": endpoint.path,
+                "raw_path": endpoint.raw_path,
+                "target_p95_ms": endpoint.target_p95_ms,
+                "real": real,
+                "raw": raw,
+                "p95_ratio": round(real["p95_ms"] / raw["p95_ms"], 2),
+                "rps_ratio": round(raw["rps"] / real["rps"], 2) if real["rps"] else None,
+                "queries_per_request": queries,
+                "queries_constant": len(set(queries)) == 1,
+            }
+        results["web_memory"] = peak_rss_tree(process.pid)
+    return results

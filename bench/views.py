@@ -1,0 +1,125 @@
+"""Raw-SQL baselines for the API benchmark: the same rows as the real endpoints, without DRF or the ORM.
+
+Mounted under /bench/ only when BENCH_VIEWS=1 (``clinic/urls.py``); production never serves them.
+Each view still checks the caller's JWT (no database read for that), so it answers the
+same caller with the same rows; what it leaves out is what the comparison measures:
+DRF's request handling, permissions, serializers and the ORM.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        return int(AccessToken(header.removeprefix("Bearer "))["user_id"])
+    except (TokenError, KeyError, ValueError):
+        return None
+
+
+def _rows(sql: str, params: list) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _json(request: HttpRequest, build) -> JsonResponse:
+    user_id = _user_id(request)
+    if user_id is None:
+        return JsonResponse({"error": {"code": "not_authenticated", "message": "Sign in."}}, status=401)
+    return JsonResponse(build(user_id), safe=False, json_dumps_params={"default": str})
+
+
+def me(request: HttpRequest) -> JsonResponse:
+    return _json(
+        request,
+        lambda user_id: next(
+            iter(
+                _rows(
+                    "SELECT public_id AS id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth,"
+                    " phone, email, time_zone FROM patients_patient WHERE user_id = %s",
+                    [user_id],
+                )
+            ),
+            {},
+        ),
+    )
+
+
+CARE_SQL = """
+SELECT p.kind AS level, pr.name AS program, p.start_on, p.ended_on AS end_on, t.kind AS began
+  FROM patients_patient pt
+  JOIN programs_placement p ON p.patient_id = pt.id AND p.cancelled_at IS NULL
+  JOIN programs_program pr ON pr.id = p.program_id
+  LEFT JOIN programs_transition t ON t.to_placement_id = p.id
+ WHERE pt.user_id = %s
+UNION ALL
+SELECT 'aftercare', pr.name, a.starts_on, NULL, 'discharged'
+  FROM patients_patient pt
+  JOIN programs_aftercareplan a ON a.patient_id = pt.id AND a.status <> 'revoked'
+  JOIN programs_program pr ON pr.id = a.program_id
+ WHERE pt.user_id = %s
+ ORDER BY start_on
+"""
+
+
+def me_care(request: HttpRequest) -> JsonResponse:
+    return _json(request, lambda user_id: {"journey": _rows(CARE_SQL, [user_id, user_id])})
+
+
+# Ready for the endpoints being built elsewhere: a patient's upcoming sessions, the staff
+# census of the caller's sites, and a page of the patients at the caller's sites.
+SESSIONS_SQL = """
+SELECT s.public_id AS id, ss.name, ss.kind, s.starts_at, s.ends_at, s.status, s.room, si.name AS site,
+       si.address, b.attendance
+  FROM patients_patient pt
+  JOIN scheduling_booking b ON b.patient_id = pt.id AND b.cancelled_at IS NULL
+  JOIN scheduling_session s ON s.id = b.session_id
+  JOIN scheduling_sessionseries ss ON ss.id = s.series_id
+  JOIN programs_program pr ON pr.id = ss.program_id
+  JOIN programs_site si ON si.id = pr.site_id
+ WHERE pt.user_id = %s AND s.ends_at >= now()
+ ORDER BY s.starts_at, s.id
+ LIMIT 50
+"""
+
+CENSUS_SQL = """
+SELECT pr.public_id AS id, pr.name, si.name AS site, pr.asam_level, pr.capacity,
+       count(p.id) FILTER (WHERE p.id IS NOT NULL) AS occupied
+  FROM clinic_sitemembership m
+  JOIN programs_site si ON si.id = m.site_id
+  JOIN programs_program pr ON pr.site_id = si.id AND pr.is_active
+  LEFT JOIN programs_placement p ON p.program_id = pr.id AND p.cancelled_at IS NULL
+       AND p.start_on <= current_date AND (p.ended_on IS NULL OR p.ended_on > current_date)
+ WHERE m.user_id = %s
+ GROUP BY pr.id, si.name
+ ORDER BY si.name, pr.name
+"""
+
+PATIENTS_SQL = """
+SELECT pt.public_id AS id, pt.mrn, pt.legal_first_name, pt.legal_last_name, pt.preferred_name, pt.date_of_birth
+  FROM patients_patient pt
+ WHERE pt.registered_site_id IN (SELECT site_id FROM clinic_sitemembership WHERE user_id = %s)
+ ORDER BY pt.legal_last_name, pt.legal_first_name, pt.id
+ LIMIT 50
+"""
+
+
+def me_sessions(request: HttpRequest) -> JsonResponse:
+    return _json(request, lambda user_id: {"results": _rows(SESSIONS_SQL, [user_id])})
+
+
+def staff_census(request: HttpRequest) -> JsonResponse:
+    return _json(request, lambda user_id: {"results": _rows(CENSUS_SQL, [user_id])})
+
+
+def staff_patients(request: HttpRequest) -> JsonResponse:
+    return _json(request, lambda user_id: {"results": _rows(PATIENTS_SQL, [user_id])})
