@@ -332,6 +332,8 @@ REMINDERS_SMS_DAILY_CAP = env_int("REMINDERS_SMS_DAILY_CAP", 1)
 REMINDERS_SMS_WEEKLY_CAP = env_int("REMINDERS_SMS_WEEKLY_CAP", 3)
 # Dispatch. The lease must outlive the task's hard time limit, or a slow live worker's rows are re-sent.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", 100)
+# Sends recorded per UPDATE; a worker killed mid-group re-sends at most this many (same keys).
+REMINDERS_RECORD_EVERY = env_int("REMINDERS_RECORD_EVERY", 25)
 REMINDERS_MAX_FANOUT = env_int("REMINDERS_MAX_FANOUT", 8)
 REMINDERS_LEASE_SECONDS = env_int("REMINDERS_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
 REMINDERS_WORKER_BUDGET_SECONDS = env_float("REMINDERS_WORKER_BUDGET_SECONDS", 50.0)
