@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 from django.utils import timezone
@@ -130,13 +129,12 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
     from scheduling import selectors as schedule
 
     programs = Program.objects.filter(site__in=sites)
-    sessions = list(schedule.sessions_on(day=today, sites=sites))
+    sessions = list(schedule.sessions_today(sites=sites))
     now = timezone.now()
-    for session in sessions:  # shown in the program's own time zone, as staff read the timetable
-        session.local_start = session.starts_at.astimezone(ZoneInfo(session.series.program.time_zone))
+    for session in sessions:
         session.started = session.starts_at <= now
-    awaiting = schedule.sessions_awaiting_attendance(on=today, sites=sites).count()
-    below_planned = schedule.iop_below_minimum(basis="scheduled", week_of=today, programs=programs).count()
+    awaiting = schedule.sessions_awaiting_attendance(sites=sites).count()
+    below_planned = schedule.iop_below_minimum(basis="scheduled", programs=programs).count()  # local weeks
     last_week = today - dt.timedelta(days=7)
     below_attended = schedule.iop_below_minimum(basis="attended", week_of=last_week, programs=programs).count()
     absences = schedule.iop_consecutive_absences(programs=programs).count()

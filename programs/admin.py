@@ -167,7 +167,7 @@ class IOPWorklistFilter(PlacementWorklistFilter):
     schedule_worklists = {
         "below_minimum_scheduled": (
             "Below the weekly minimum (scheduled, this week)",
-            lambda on, programs: schedule.iop_below_minimum(basis="scheduled", week_of=on, programs=programs),
+            lambda on, programs: schedule.iop_below_minimum(basis="scheduled", programs=programs),
         ),
         "below_minimum_attended": (
             "Below the weekly minimum (attended, last week)",

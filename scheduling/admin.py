@@ -106,8 +106,9 @@ class SessionWorklistFilter(WorklistFilter):
     """
 
     worklists = {
-        "today": ("Today", lambda on: selectors.sessions_on(day=on)),
-        "awaiting": ("Awaiting attendance", lambda on: selectors.sessions_awaiting_attendance(on=on)),
+        # Both follow each program's own clock rather than the server's date.
+        "today": ("Today", lambda on: selectors.sessions_today()),
+        "awaiting": ("Awaiting attendance", lambda on: selectors.sessions_awaiting_attendance()),
     }
 
 

@@ -172,9 +172,7 @@ def _context(model_admin, request, session: Session, title: str) -> dict:
     return {
         **model_admin.admin_site.each_context(request),
         "title": title,
-        "subtitle": f"{_local(session):%a %b %-d, %H:%M} · {session.series.program.name}",
         "session": session,
-        "local_start": _local(session),
         "opts": model_admin.model._meta,
         "original": session,
     }
@@ -342,3 +340,65 @@ def change_series_view(model_admin: admin.ModelAdmin):
 def series_urls(model_admin: admin.ModelAdmin) -> list:
     return [path("<path:object_id>/change-from/", change_series_view(model_admin),
                  name="scheduling_sessionseries_change_from")]  # fmt: skip
+
+
+# --- the patient page's schedule panel ----------------------------------------------------------
+
+
+def patient_schedule_context(*, request, patient, today: dt.date) -> dict:
+    """Upcoming sessions, attendance history and (for clinical roles) weekly hours against the band.
+
+    Front desk sees the schedule and the marks (they hold the view permissions), not the weekly-hours
+    compliance, which is a level-of-care judgement. Shown data is recorded in the audit trail.
+    """
+    from scheduling import selectors
+
+    user = request.user
+    if not user.has_perm("scheduling.view_booking"):
+        return {}
+    upcoming = list(selectors.upcoming_bookings(patient=patient)[:10])
+    history = selectors.patient_attendance(patient=patient, today=today)
+    clinical = access.can_view_clinical(user)
+    if upcoming or history.recent or history.weeks:  # the page's own view is recorded by the mixin
+        audit.record(
+            request,
+            action=AuditAction.VIEW,
+            category=AuditCategory.SCHEDULE,
+            patients=[patient],
+            obj=patient,
+            detail="upcoming sessions and attendance" + (" with weekly hours" if clinical else ""),
+        )
+    return {
+        "schedule": {
+            "upcoming": upcoming,
+            "recent": history.recent,
+            "weeks": history.weeks if clinical else None,
+        }
+    }
+
+
+def consent_summary(*, patient, user) -> dict:
+    """Messaging consent and preferences at a glance (Part 2 disclosure consents only for clinical roles)."""
+    from patients.models import DisclosureConsent
+    from scheduling.models import CalendarFeed
+
+    channels = [name for name, on in [("SMS", patient.sms_allowed), ("e-mail", patient.email_allowed),
+                                      ("app", patient.push_allowed)] if on]  # fmt: skip
+    summary = {
+        "consent": patient.has_messaging_consent,
+        "consent_given_at": patient.messaging_consent_given_at,
+        "consent_revoked_at": patient.messaging_consent_revoked_at,
+        "channels": channels,
+        "quiet_start": patient.quiet_hours_start,
+        "quiet_end": patient.quiet_hours_end,
+        "time_zone": patient.time_zone,
+        "confidential": patient.confidential_communication,
+        "confidential_instructions": patient.confidential_instructions,
+        "calendar_feed": CalendarFeed.objects.filter(patient=patient, revoked_at__isnull=True).exists(),
+    }
+    if access.can_view_clinical(user):
+        now = timezone.now()
+        summary["disclosures_in_force"] = DisclosureConsent.objects.filter(
+            patient=patient, revoked_at__isnull=True, given_at__lte=now, expires_at__gt=now
+        ).count()
+    return summary

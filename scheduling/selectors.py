@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
@@ -211,21 +212,29 @@ AWAITING_ATTENDANCE_DAYS = 7  # how far back an unrecorded session stays on the 
 ABSENCE_RUN = 2  # "consecutive absences" on the dashboard: the last two recorded sessions missed
 
 
-def sessions_on(*, day: dt.date, sites=None) -> QuerySet[Session]:
-    """The scheduled sessions on a local day (at ``sites``), in start order: a shift's "today's sessions"."""
-    sessions = Session.objects.scheduled().filter(local_date=day)
+def sessions_today(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:
+    """The scheduled sessions on each program's own local today, in start order: a shift's "today's sessions".
+
+    The day is the program's (a Chicago site's evening group is still "today" after midnight UTC).
+    """
+    now = now or timezone.now()
+    zones = set(Program.objects.values_list("time_zone", flat=True))
+    today = Q(pk__in=[])
+    for zone in zones:
+        today |= Q(series__program__time_zone=zone, local_date=now.astimezone(ZoneInfo(zone)).date())
+    sessions = Session.objects.scheduled().filter(today)
     if sites is not None:
         sessions = sessions.filter(series__program__site__in=sites)
     return sessions.select_related("series__program__site", "facilitator").order_by("starts_at", "id")
 
 
-def sessions_awaiting_attendance(*, on: dt.date, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:
-    """Sessions that have started (within the last week) with a booked patient whose attendance is not recorded."""
+def sessions_awaiting_attendance(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:
+    """Sessions that started in the last week with a booked patient whose attendance is not recorded."""
+    now = now or timezone.now()
     unrecorded = Booking.objects.active().filter(session=OuterRef("pk"), attendance="")
     sessions = (
         Session.objects.scheduled()
-        .filter(local_date__gte=on - dt.timedelta(days=AWAITING_ATTENDANCE_DAYS), local_date__lte=on)
-        .filter(starts_at__lte=now or timezone.now())
+        .filter(starts_at__lte=now, starts_at__gt=now - dt.timedelta(days=AWAITING_ATTENDANCE_DAYS))
         .filter(Exists(unrecorded))
     )
     if sites is not None:
@@ -233,8 +242,9 @@ def sessions_awaiting_attendance(*, on: dt.date, sites=None, now: dt.datetime | 
     return sessions
 
 
-def iop_below_minimum(*, basis: str, week_of: dt.date, programs=None) -> QuerySet[Placement]:
-    """The IOP enrollments under the weekly minimum in ``week_of``'s week (full weeks only), as a queryset."""
+def iop_below_minimum(*, basis: str, week_of: dt.date | None = None, programs=None) -> QuerySet[Placement]:
+    """The IOP enrollments under the weekly minimum in ``week_of``'s week (by default each program's current
+    week), full weeks only, as a queryset."""
     flagged = below_minimum(basis=basis, week_of=week_of, programs=programs)
     return Placement.objects.filter(pk__in=[w.enrollment.pk for w in flagged])
 
