@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic import access
 from programs import selectors
-from programs.models import Site
+from programs.models import Program, Site
 
 CHART_DAYS = 30
 
@@ -30,6 +31,9 @@ class Dashboard:
     census: list[dict] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     chart: dict = field(default_factory=dict)
+    # Staff admin panel (issue 6): sessions and attendance
+    schedule: list[Figure] = field(default_factory=list)
+    sessions_today: list = field(default_factory=list)
 
 
 def _changelist(app: str, model: str, **params) -> str:
@@ -97,10 +101,59 @@ def build(*, user, today: dt.date) -> Dashboard:
             f"over {selectors.CHECKIN_GRACE_DAYS} days late",
         ),
     ]
+    board.schedule, board.sessions_today = _schedule(sites=sites, today=today)
+    # Figures from other apps (the reminders app's delivery health and staff follow-up items) plug in here.
+    for provider in FIGURE_PROVIDERS:
+        board.figures += provider(user=user, sites=sites, today=today)
     board.chart = _chart(
         selectors.daily_census(start=today - dt.timedelta(days=CHART_DAYS - 1), end=today, sites=sites)
     )
     return board
+
+
+# --- Staff admin panel (issue 6): sessions and attendance ------------------------------------------
+# Figure providers from apps built separately: ``provider(user=, sites=, today=) -> list[Figure]``,
+# registered with ``register_figures`` from an AppConfig.ready(). Each figure must link to a list
+# filtered by a WorklistFilter that calls the same selector (tests/clinic/test_dashboard.py checks).
+# Left for the reminders app: "Reminder delivery health" (due, sent today, failed) and
+# "Open staff follow-up items".
+FIGURE_PROVIDERS: list = []
+
+
+def register_figures(provider) -> None:
+    if provider not in FIGURE_PROVIDERS:
+        FIGURE_PROVIDERS.append(provider)
+
+
+def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]:
+    from scheduling import selectors as schedule
+
+    programs = Program.objects.filter(site__in=sites)
+    sessions = list(schedule.sessions_today(sites=sites))
+    now = timezone.now()
+    for session in sessions:
+        session.started = session.starts_at <= now
+    awaiting = schedule.sessions_awaiting_attendance(sites=sites).count()
+    below_planned = schedule.iop_below_minimum(basis="scheduled", programs=programs).count()  # local weeks
+    last_week = today - dt.timedelta(days=7)
+    below_attended = schedule.iop_below_minimum(basis="attended", week_of=last_week, programs=programs).count()
+    absences = schedule.iop_consecutive_absences(programs=programs).count()
+    figures = [
+        Figure("Today's sessions", len(sessions), _changelist("scheduling", "session", worklist="today"),
+               "", "at your sites"),
+        Figure("Sessions awaiting attendance", awaiting, _changelist("scheduling", "session", worklist="awaiting"),
+               "warn" if awaiting else "", f"started in the last {schedule.AWAITING_ATTENDANCE_DAYS} days"),
+        Figure("IOP below weekly minimum, scheduled this week", below_planned,
+               _changelist("programs", "iopenrollment", worklist="below_minimum_scheduled"),
+               "warn" if below_planned else "", "hours booked this week, full weeks only"),
+        Figure("IOP below weekly minimum, attended last week", below_attended,
+               _changelist("programs", "iopenrollment", worklist="below_minimum_attended"),
+               "warn" if below_attended else "", f"week of {schedule.week_start(last_week):%b %-d}"),
+        Figure("Consecutive absences", absences,
+               _changelist("programs", "iopenrollment", worklist="consecutive_absences"),
+               "warn" if absences else "", f"last {schedule.ABSENCE_RUN} recorded sessions missed"),
+    ]  # fmt: skip
+    return figures, sessions
 
 
 def _chart(rows: list[tuple[dt.date, int, int]], width: int = 600, height: int = 160) -> dict:

@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from clinic import access, audit
 from clinic.admin_base import ReadOnlyInline, ScopedAdminMixin
@@ -11,6 +12,7 @@ from patients import services
 from patients.models import ConsentMeans, DisclosureConsent, MessagingConsentEvent, Patient
 from programs import admin_workflows
 from programs import selectors as program_selectors
+from scheduling import admin_views as schedule_panel
 
 
 # --- Security (issue 7): consent history, shown read-only; written through services ----------
@@ -123,6 +125,12 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             context["workflows"] = admin_workflows.available_workflows(patient=patient, user=request.user)
             if request.user.has_perm("programs.add_reversal"):
                 context["reversals"] = admin_workflows.reversible_records(patient=patient)
+            # --- Staff admin panel (issue 6): schedule, attendance, consent and preferences ---
+            today = timezone.localdate()
+            context.update(schedule_panel.patient_schedule_context(request=request, patient=patient, today=today))
+            context["consent_summary"] = schedule_panel.consent_summary(patient=patient, user=request.user)
+            # The reminders app adds context["reminders"] here (sent, and why any were suppressed); the
+            # template's {% block reminders %} shows it.
         return super().change_view(request, object_id, form_url, context)
 
     def access_report_view(self, request, object_id):

@@ -3,6 +3,7 @@ import datetime as dt
 from django.contrib import admin
 from django.utils import timezone
 
+from clinic import access
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.models import AuditCategory
 from programs import selectors
@@ -21,6 +22,7 @@ from programs.models import (
     Transition,
     TreatmentEpisode,
 )
+from scheduling import selectors as schedule
 
 
 @admin.register(Site)
@@ -157,9 +159,42 @@ class ResidentialStayAdmin(PlacementAdminBase):
     list_display = [*PlacementAdminBase.list_display[:2], "bed", *PlacementAdminBase.list_display[2:]]
 
 
+# --- Staff admin panel (issue 6): IOP attendance worklists behind the dashboard's figures -----------
+class IOPWorklistFilter(PlacementWorklistFilter):
+    """The placement worklists plus weekly hours and absences, computed over the user's programs as the
+    dashboard computes them (``select(on, programs)``), so a figure and its list agree for every role."""
+
+    schedule_worklists = {
+        "below_minimum_scheduled": (
+            "Below the weekly minimum (scheduled, this week)",
+            lambda on, programs: schedule.iop_below_minimum(basis="scheduled", programs=programs),
+        ),
+        "below_minimum_attended": (
+            "Below the weekly minimum (attended, last week)",
+            lambda on, programs: schedule.iop_below_minimum(
+                basis="attended", week_of=on - dt.timedelta(days=7), programs=programs
+            ),
+        ),
+        "consecutive_absences": (
+            "Consecutive absences",
+            lambda on, programs: schedule.iop_consecutive_absences(programs=programs),
+        ),
+    }
+
+    def lookups(self, request, model_admin):
+        return [*super().lookups(request, model_admin), *((k, v[0]) for k, v in self.schedule_worklists.items())]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.schedule_worklists:
+            _, select = self.schedule_worklists[self.value()]
+            programs = access.visible_programs(request.user)
+            return queryset.filter(pk__in=select(timezone.localdate(), programs).values("pk"))
+        return super().queryset(request, queryset)
+
+
 @admin.register(IOPEnrollment)
 class IOPEnrollmentAdmin(PlacementAdminBase):
-    pass
+    list_filter = [IOPWorklistFilter, *PlacementAdminBase.list_filter[1:]]
 
 
 @admin.register(StayExtension)

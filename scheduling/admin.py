@@ -1,11 +1,16 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
+from clinic import audit
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
-from clinic.models import AuditCategory
-from scheduling import services
+from clinic.models import AuditAction, AuditCategory
+from programs.admin import WorklistFilter
+from scheduling import admin_views, selectors, services
 from scheduling.models import AttendanceRecord, Booking, CalendarFeed, Closure, Session, SessionSeries
 
 
@@ -49,6 +54,16 @@ class SessionSeriesAdmin(ScopedAdminMixin, ServiceAddAdmin):
     search_fields = ["name", "program__name", "room", "facilitator__last_name"]
     list_select_related = ["program__site", "facilitator"]
     form = SeriesForm
+    change_form_template = "admin/scheduling/sessionseries/change_form.html"
+
+    def get_urls(self):
+        return [*admin_views.series_urls(self), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = dict(extra_context or {})
+        if request.user.has_perm(admin_views.CHANGE_SERIES):
+            context["change_from_url"] = reverse("admin:scheduling_sessionseries_change_from", args=[object_id])
+        return super().change_view(request, object_id, form_url, context)
 
     def create_through_service(self, obj: SessionSeries) -> SessionSeries:
         return services.create_series(
@@ -84,11 +99,25 @@ class BookingInline(ReadOnlyInline):
     fields = ["patient", "source", "cancelled_at", "cancel_reason", "attendance", "minutes_attended"]
 
 
+class SessionWorklistFilter(WorklistFilter):
+    """Today's sessions and the ones still waiting for attendance: the dashboard's figures link here.
+
+    Sessions are scoped by site (the mixin), exactly as the dashboard counts them.
+    """
+
+    worklists = {
+        # Both follow each program's own clock rather than the server's date.
+        "today": ("Today", lambda on: selectors.sessions_today()),
+        "awaiting": ("Awaiting attendance", lambda on: selectors.sessions_awaiting_attendance()),
+    }
+
+
 @admin.register(Session)
 class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["series", "starts_at", "local_date", "status", "room", "facilitator", "booked_count", "capacity",
                     "moved"]  # fmt: skip
-    list_filter = ["status", "series__kind", "series__program__site", "series__program"]
+    list_filter = [SessionWorklistFilter, "status", "series__kind", "series__program__site", "series__program"]
+    change_form_template = "admin/scheduling/session/change_form.html"
     search_fields = ["series__name", "series__program__name", "room", "bookings__patient__legal_last_name"]
     list_select_related = ["series__program", "facilitator"]
     date_hierarchy = "local_date"
@@ -97,6 +126,38 @@ class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     @admin.display(boolean=True)
     def moved(self, obj: Session) -> bool:
         return obj.is_moved
+
+    # --- Staff admin panel (issue 6): attendance, cancel and move from the session's page ---
+    @admin.display(description="attendance")
+    def attendance_link(self, obj: Session) -> str:
+        if obj.status != "scheduled" or obj.starts_at > timezone.now():
+            return ""
+        url = reverse("admin:scheduling_session_attendance", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Take attendance</a>', url)
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        return [*columns, "attendance_link"] if request.user.has_perm(admin_views.TAKE_ATTENDANCE) else columns
+
+    def get_urls(self):
+        return [*admin_views.session_urls(self), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = dict(extra_context or {})
+        session = self.get_object(request, object_id)
+        if session is not None:
+            context["session_tools"] = admin_views.session_tools(session=session, user=request.user)
+            if request.method == "GET":
+                # Sessions are scoped by site, so the mixin records nothing; the bookings inline lists patients.
+                audit.record(
+                    request,
+                    action=AuditAction.VIEW,
+                    category=AuditCategory.SCHEDULE,
+                    patients=session.bookings.values_list("patient_id", flat=True),
+                    obj=session,
+                    detail="session and its bookings",
+                )
+        return super().change_view(request, object_id, form_url, context)
 
     def get_search_results(self, request, queryset, search_term):
         queryset, _ = super().get_search_results(request, queryset, search_term)

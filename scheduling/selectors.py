@@ -6,14 +6,15 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from django.db.models import F, Q, QuerySet, Sum, Window
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from patients.models import Patient
 from programs.models import Placement, PlacementKind, Program
-from scheduling.models import Attendance, Booking, CalendarFeed, SessionStatus
+from scheduling.models import Attendance, Booking, CalendarFeed, Session, SessionStatus
 from scheduling.services import hash_token, local_today
 
 MINUTES_PER_HOUR = Decimal(60)
@@ -201,3 +202,141 @@ def patient_for_calendar_token(token: str) -> Patient | None:
         .first()
     )
     return feed.patient if feed else None
+
+
+# --- Staff admin panel (issue 6): the shift's schedule worklists and a patient's attendance ----------
+# The dashboard's figures and the admin list filters behind them call these same functions, so a
+# figure and the list it links to always agree. Each takes the programs (or sites) the user works at.
+
+AWAITING_ATTENDANCE_DAYS = 7  # how far back an unrecorded session stays on the worklist
+ABSENCE_RUN = 2  # "consecutive absences" on the dashboard: the last two recorded sessions missed
+
+
+def sessions_today(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:
+    """The scheduled sessions on each program's own local today, in start order: a shift's "today's sessions".
+
+    The day is the program's (a Chicago site's evening group is still "today" after midnight UTC).
+    """
+    now = now or timezone.now()
+    zones = set(Program.objects.values_list("time_zone", flat=True))
+    today = Q(pk__in=[])
+    for zone in zones:
+        today |= Q(series__program__time_zone=zone, local_date=now.astimezone(ZoneInfo(zone)).date())
+    sessions = Session.objects.scheduled().filter(today)
+    if sites is not None:
+        sessions = sessions.filter(series__program__site__in=sites)
+    return sessions.select_related("series__program__site", "facilitator").order_by("starts_at", "id")
+
+
+def sessions_awaiting_attendance(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:
+    """Sessions that started in the last week with a booked patient whose attendance is not recorded."""
+    now = now or timezone.now()
+    unrecorded = Booking.objects.active().filter(session=OuterRef("pk"), attendance="")
+    sessions = (
+        Session.objects.scheduled()
+        .filter(starts_at__lte=now, starts_at__gt=now - dt.timedelta(days=AWAITING_ATTENDANCE_DAYS))
+        .filter(Exists(unrecorded))
+    )
+    if sites is not None:
+        sessions = sessions.filter(series__program__site__in=sites)
+    return sessions
+
+
+def iop_below_minimum(*, basis: str, week_of: dt.date | None = None, programs=None) -> QuerySet[Placement]:
+    """The IOP enrollments under the weekly minimum in ``week_of``'s week (by default each program's current
+    week), full weeks only, as a queryset."""
+    flagged = below_minimum(basis=basis, week_of=week_of, programs=programs)
+    return Placement.objects.filter(pk__in=[w.enrollment.pk for w in flagged])
+
+
+def iop_consecutive_absences(*, programs=None, n: int = ABSENCE_RUN) -> QuerySet[Placement]:
+    """The current IOP enrollments whose last ``n`` recorded sessions were missed, as a queryset."""
+    return Placement.objects.filter(pk__in=[run.enrollment.pk for run in consecutive_absences(n=n, programs=programs)])
+
+
+@dataclass(frozen=True)
+class PatientWeek:
+    """One week of a patient's IOP sessions against the program's band."""
+
+    week_start: dt.date
+    program: Program
+    scheduled_hours: Decimal
+    attended_hours: Decimal
+    minimum_hours: Decimal
+    maximum_hours: Decimal
+    partial_week: bool
+    complete: bool  # the week is over, so attended hours are final
+
+    @property
+    def below_minimum_scheduled(self) -> bool:
+        return self.scheduled_hours < self.minimum_hours
+
+    @property
+    def below_minimum_attended(self) -> bool:
+        return self.attended_hours < self.minimum_hours
+
+    @property
+    def above_maximum(self) -> bool:
+        return self.scheduled_hours > self.maximum_hours
+
+
+@dataclass(frozen=True)
+class PatientAttendance:
+    weeks: list[PatientWeek]  # newest first
+    recent: list[Booking]  # the latest sessions that have started, newest first, with their marks
+
+
+def patient_attendance(*, patient: Patient, today: dt.date, weeks: int = 6, recent: int = 15) -> PatientAttendance:
+    """A patient's IOP weekly hours for the last ``weeks`` weeks (this one included) and their latest sessions.
+
+    Counted like ``weekly_hours``: active bookings of scheduled sessions, by the
+    enrollment they belong to, in Monday-to-Sunday weeks. Two queries.
+    """
+    first_monday = week_start(today) - dt.timedelta(weeks=weeks - 1)
+    next_monday = week_start(today) + dt.timedelta(days=7)
+    rows = (
+        Booking.objects.active()
+        .filter(
+            patient=patient,
+            placement__kind=PlacementKind.IOP,
+            session__status=SessionStatus.SCHEDULED,
+            session__local_date__gte=first_monday,
+            session__local_date__lt=next_monday,
+        )
+        .values("placement_id", "session__local_date", "session__duration_minutes", "minutes_attended")
+        .order_by()
+    )
+    minutes: dict[tuple[dt.date, int], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        key = (week_start(row["session__local_date"]), row["placement_id"])
+        minutes[key][0] += row["session__duration_minutes"]
+        minutes[key][1] += row["minutes_attended"] or 0
+    placements = {p.pk: p for p in Placement.objects.filter(pk__in={pk for _, pk in minutes}).select_related("program")}
+    result = []
+    for (monday, placement_id), (scheduled, attended) in sorted(minutes.items(), reverse=True):
+        placement = placements[placement_id]
+        program = placement.program
+        minimum = program.iop_min_weekly_hours_adult
+        if patient.is_adolescent_on(monday):
+            minimum = program.iop_min_weekly_hours_adolescent
+        sunday_next = monday + dt.timedelta(days=7)
+        result.append(
+            PatientWeek(
+                week_start=monday,
+                program=program,
+                scheduled_hours=(Decimal(scheduled) / MINUTES_PER_HOUR).quantize(Decimal("0.01")),
+                attended_hours=(Decimal(attended) / MINUTES_PER_HOUR).quantize(Decimal("0.01")),
+                minimum_hours=minimum,
+                maximum_hours=program.iop_max_weekly_hours,
+                partial_week=placement.start_on > monday
+                or (placement.ended_on is not None and placement.ended_on < sunday_next),
+                complete=sunday_next <= today,
+            )
+        )
+    latest = list(
+        Booking.objects.active()
+        .filter(patient=patient, starts_at__lte=timezone.now(), session__status=SessionStatus.SCHEDULED)
+        .select_related("session__series__program")
+        .order_by("-starts_at")[:recent]
+    )
+    return PatientAttendance(weeks=result, recent=latest)

@@ -29,7 +29,7 @@ def test_every_figure_links_to_a_list_of_exactly_that_many_rows(staff_client):
     board = staff_client.get(reverse("admin:index")).context["dashboard"]
 
     assert len(board.figures) >= 6
-    for figure in board.figures:
+    for figure in [*board.figures, *board.schedule]:
         assert _listed(staff_client, figure.url) == figure.value, figure.label
     for row in board.census:
         expected = row["beds_occupied"] if row["beds_in_service"] else row["patients"]
@@ -64,3 +64,24 @@ def test_the_patient_page_shows_the_journey(staff_client):
     page = staff_client.get(reverse("admin:patients_patient_change", args=[transition.episode.patient_id]))
     content = page.content.decode()
     assert "Journey" in content and "Step-up to" in content and transition.reason in content
+
+
+# --- Staff admin panel (issue 6): sessions and attendance ---------------------------------------
+
+
+def test_the_demo_clinic_shows_attendance_problems(staff_client):
+    figures = {f.label: f.value for f in staff_client.get(reverse("admin:index")).context["dashboard"].schedule}
+
+    assert figures["Consecutive absences"] > 0
+    assert figures["IOP below weekly minimum, attended last week"] > 0
+
+
+def test_schedule_figures_match_their_lists_for_a_clinician_at_one_site(staff_client, client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="demo.clinician"))
+    board = client.get(reverse("admin:index")).context["dashboard"]
+
+    for figure in [*board.figures, *board.schedule]:
+        assert _listed(client, figure.url) == figure.value, figure.label
+    assert {s.series.program.site.code for s in board.sessions_today} <= {"riverside"}

@@ -93,3 +93,77 @@ def test_admit_to_a_free_bed_then_step_down_and_the_dashboard_follows(page, scre
         str(int(iop_before.split()[0]) + 1)
     )
     screenshot(page, "dashboard-after-step-down")
+
+
+# --- Staff admin panel (issue 6): a clinician takes attendance with one tap per patient ---------------
+
+
+def _session_running_now(facilitator):
+    """A midday group at Riverside that started half an hour ago, with three newly enrolled patients booked."""
+    from zoneinfo import ZoneInfo
+
+    from patients.models import Patient
+    from programs import services as journey
+    from programs.models import Site
+    from scheduling import services
+    from scheduling.models import Session
+    from tests.factories import ProgramFactory
+
+    site = Site.objects.get(code="riverside")
+    program = ProgramFactory(site=site, iop=True, name="Riverside Midday IOP", time_zone=site.time_zone)
+    local_now = timezone.now().astimezone(ZoneInfo(program.time_zone))
+    start = max(local_now - dt.timedelta(minutes=30), local_now.replace(hour=0, minute=0, second=0, microsecond=0))
+    series = services.create_series(
+        program=program, name="Midday skills group", kind="group_therapy", rule="FREQ=DAILY",
+        start_time=start.time().replace(second=0, microsecond=0), duration_minutes=60, facilitator=facilitator,
+        capacity=8, starts_on=local_now.date(), room="Room 6",
+    )  # fmt: skip
+    patients = [
+        Patient.objects.create(
+            mrn=f"E2E-A{n}",
+            legal_first_name=first,
+            legal_last_name="Attender",
+            date_of_birth=dt.date(1991, 3, n),
+            registered_site=site,
+        )
+        for n, first in enumerate(["Ada", "Ben", "Cleo"], start=1)
+    ]
+    for patient in patients:
+        journey.enroll_in_iop(patient=patient, program=program, start_on=local_now.date(), enrolled_by=facilitator)
+    session = Session.objects.get(series=series, local_date=local_now.date())
+    assert session.booked_count == 3
+    return session, patients
+
+
+def test_a_clinician_takes_attendance_with_one_tap_per_patient_and_the_dashboard_follows(page, screenshot):
+    from django.contrib.auth import get_user_model
+
+    call_command("seed_demo", "--no-progress", "--patients", "40")
+    clinician = get_user_model().objects.get(username="demo.clinician")
+    session, (ada, ben, cleo) = _session_running_now(clinician)
+
+    page.goto("/admin/login/")
+    page.fill("#id_username", "demo.clinician")
+    page.fill("#id_password", DEMO_STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    awaiting = page.locator('[data-figure="sessions-awaiting-attendance"] .card-value')
+    before = int(awaiting.inner_text())
+    assert before >= 1
+    screenshot(page, "dashboard-clinician")
+
+    # From today's sessions on the dashboard to the attendance sheet.
+    page.locator(f'#today-sessions tr[data-session="{session.pk}"] >> text=Take attendance').click()
+    page.wait_for_url(f"**/scheduling/session/{session.pk}/attendance/")
+    page.locator(f'tr[data-patient="{ada.mrn}"] label.mark-present').click()
+    page.locator(f'tr[data-patient="{ben.mrn}"] label.mark-absent').click()
+    page.locator(f'tr[data-patient="{cleo.mrn}"] label.mark-late').click()
+    page.locator(f'tr[data-patient="{cleo.mrn}"] input.minutes-input').fill("40")
+    screenshot(page, "attendance")
+    page.click("input[type=submit][value='Save attendance']")
+    expect(page.locator(".messagelist")).to_contain_text("Attendance saved: 3 mark(s)")
+    expect(page.locator(f'tr[data-patient="{cleo.mrn}"]')).to_contain_text("recorded: late")
+
+    page.goto("/admin/")
+    expect(awaiting).to_have_text(str(before - 1))
+    page.goto(f"/admin/patients/patient/{cleo.pk}/change/")
+    expect(page.locator("#attendance-history")).to_contain_text("40 of 60")
