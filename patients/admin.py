@@ -12,6 +12,7 @@ from patients import services
 from patients.models import ConsentMeans, DisclosureConsent, MessagingConsentEvent, Patient
 from programs import admin_workflows
 from programs import selectors as program_selectors
+from reminders import selectors as reminder_selectors
 from scheduling import admin_views as schedule_panel
 
 
@@ -129,8 +130,13 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             today = timezone.localdate()
             context.update(schedule_panel.patient_schedule_context(request=request, patient=patient, today=today))
             context["consent_summary"] = schedule_panel.consent_summary(patient=patient, user=request.user)
-            # The reminders app adds context["reminders"] here (sent, and why any were suppressed); the
-            # template's {% block reminders %} shows it.
+            if request.user.has_perm("reminders.view_reminder"):
+                context["reminders"] = {
+                    "template": "admin/reminders/patient_reminders.html",
+                    "rows": reminder_selectors.reminders_for(patient=patient)
+                    .select_related("booking__session", "checkin")
+                    .order_by("-due_at")[:30],
+                }
         return super().change_view(request, object_id, form_url, context)
 
     def access_report_view(self, request, object_id):

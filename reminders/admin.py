@@ -1,11 +1,26 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from clinic import audit
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from reminders import services
+from programs.admin import WorklistFilter
+from reminders import selectors, services
+from reminders.dashboard import start_of_today
 from reminders.models import FollowUpItem, PushDevice, Reminder, SiteMessagingProfile, SmsOptOut
+
+
+class ReminderWorklistFilter(WorklistFilter):
+    worklists = {
+        "sent_today": ("Sent today", lambda on: selectors.reminders_sent_since(since=start_of_today())),
+        "late": ("Late", lambda on: selectors.reminders_late(now=timezone.now())),
+        "failed": ("Failed, last 7 days", lambda on: selectors.reminders_failed(now=timezone.now())),
+    }
+
+
+class FollowUpWorklistFilter(WorklistFilter):
+    worklists = {"open": ("Open", lambda on: selectors.follow_ups_open())}
 
 
 @admin.register(Reminder)
@@ -14,7 +29,7 @@ class ReminderAdmin(ScopedAdminMixin, ReadOnlyAdmin):
 
     audit_category = AuditCategory.MESSAGING
     list_display = ["id", "patient", "channel", "kind", "due_at", "send_after", "status", "status_reason", "attempts"]
-    list_filter = ["status", "status_reason", "channel", "kind"]
+    list_filter = [ReminderWorklistFilter, "status", "status_reason", "channel", "kind"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "idempotency_key", "provider_message_id"]
     date_hierarchy = "due_at"
     list_select_related = ["patient"]
@@ -51,7 +66,7 @@ class FollowUpItemAdmin(ScopedAdminMixin, ReadOnlyAdmin):
 
     audit_category = AuditCategory.CLINICAL
     list_display = ["patient", "program", "kind", "urgency", "status", "created_at", "resolved_by"]
-    list_filter = ["status", "kind", "urgency", "program__site", "program"]
+    list_filter = [FollowUpWorklistFilter, "status", "kind", "urgency", "program__site", "program"]
     search_fields = ["patient__mrn", "patient__legal_last_name"]
     list_select_related = ["patient", "program", "resolved_by"]
     actions = ["resolve"]

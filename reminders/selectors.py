@@ -29,3 +29,38 @@ def open_follow_ups(*, programs) -> QuerySet[FollowUpItem]:
     return FollowUpItem.objects.filter(program__in=programs, status=FollowUpItem.Status.OPEN).select_related(
         "patient", "program"
     )
+
+
+# --- delivery health and follow-ups on the staff dashboard (each also backs an admin filter) -------
+LATE_AFTER = dt.timedelta(minutes=10)
+FAILED_WITHIN = dt.timedelta(days=7)
+
+
+def _at_sites(queryset: QuerySet[Reminder], sites) -> QuerySet[Reminder]:
+    if sites is None:
+        return queryset
+    return queryset.filter(
+        Q(checkin__plan__program__site__in=sites) | Q(booking__session__series__program__site__in=sites)
+    )
+
+
+def reminders_late(*, now: dt.datetime, sites=None) -> QuerySet[Reminder]:
+    """Due more than ten minutes ago and not yet out: the pipeline is behind (or a worker is down)."""
+    stuck = Q(status=ReminderStatus.PENDING, send_after__lte=now - LATE_AFTER) | Q(
+        status=ReminderStatus.SENDING, lease_expires_at__lt=now
+    )
+    return _at_sites(Reminder.objects.filter(stuck), sites)
+
+
+def reminders_sent_since(*, since: dt.datetime, sites=None) -> QuerySet[Reminder]:
+    return _at_sites(Reminder.objects.filter(status=ReminderStatus.SENT, sent_at__gte=since), sites)
+
+
+def reminders_failed(*, now: dt.datetime, sites=None) -> QuerySet[Reminder]:
+    """Given up on in the last week (the provider refused, or retries ran out): staff may need to call."""
+    return _at_sites(Reminder.objects.filter(status=ReminderStatus.FAILED, updated_at__gte=now - FAILED_WITHIN), sites)
+
+
+def follow_ups_open(*, sites=None) -> QuerySet[FollowUpItem]:
+    items = FollowUpItem.objects.filter(status=FollowUpItem.Status.OPEN)
+    return items if sites is None else items.filter(program__site__in=sites)
