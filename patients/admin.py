@@ -133,9 +133,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             if request.user.has_perm("reminders.view_reminder"):
                 context["reminders"] = {
                     "template": "admin/reminders/patient_reminders.html",
-                    "rows": reminder_selectors.reminders_for(patient=patient)
-                    .select_related("booking__session", "checkin")
-                    .order_by("-due_at")[:30],
+                    **reminder_selectors.patient_reminder_summary(patient=patient),
                 }
         return super().change_view(request, object_id, form_url, context)
 

@@ -25,6 +25,22 @@ def reminders_for(*, patient: Patient) -> QuerySet[Reminder]:
     return Reminder.objects.filter(patient=patient).order_by("due_at", "channel")
 
 
+def patient_reminder_summary(*, patient: Patient, recent: int = 15, upcoming: int = 5) -> dict:
+    """For the patient page: what went out, what was held back and why, and what is next.
+
+    Cancelled reminders (their session was cancelled or moved) are left out: they were
+    never meant to reach the patient and would bury the ones that matter.
+    """
+    rows = reminders_for(patient=patient).select_related("booking__session", "checkin")
+    outcomes = (ReminderStatus.SENT, ReminderStatus.SUPPRESSED, ReminderStatus.FAILED)
+    return {
+        "recent": list(rows.filter(status__in=outcomes).order_by("-due_at")[:recent]),
+        "upcoming": list(
+            rows.filter(status__in=(ReminderStatus.PENDING, ReminderStatus.SENDING)).order_by("send_after")[:upcoming]
+        ),
+    }
+
+
 def open_follow_ups(*, programs) -> QuerySet[FollowUpItem]:
     return FollowUpItem.objects.filter(program__in=programs, status=FollowUpItem.Status.OPEN).select_related(
         "patient", "program"
