@@ -260,10 +260,14 @@ class IOPEnrollmentList(_PlacementView, StaffListView):
 
 
 class ResidentialStayDetail(_PlacementView, StaffDetailView):
+    """One residential stay, with its extensions."""
+
     kind = PlacementKind.RESIDENTIAL
 
 
 class IOPEnrollmentDetail(_PlacementView, StaffDetailView):
+    """One IOP enrollment."""
+
     kind = PlacementKind.IOP
 
 
@@ -539,6 +543,8 @@ class EpisodeList(StaffListView):
 
 
 class EpisodeDetail(StaffDetailView):
+    """One treatment episode with its levels of care."""
+
     queryset = EPISODES
     serializer_class = EpisodeSerializer
     audit_category = AuditCategory.CLINICAL

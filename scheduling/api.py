@@ -277,6 +277,8 @@ class SeriesList(StaffListView):
 
 
 class SeriesDetail(StaffDetailView):
+    """One recurring session."""
+
     queryset = SERIES
     serializer_class = SeriesSerializer
     patient_attr = ""
@@ -322,6 +324,8 @@ class SessionList(StaffListView):
 
 
 class SessionDetail(StaffDetailView):
+    """One session: when, where, seats taken."""
+
     queryset = SESSIONS
     serializer_class = SessionSerializer
     patient_attr = ""

@@ -43,7 +43,7 @@ def tokens(transactional_db):
 @pytest.mark.reliability
 @schema.parametrize()
 @settings(
-    max_examples=12,
+    max_examples=4,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
     derandomize=True,
