@@ -214,6 +214,18 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.add_error_responses",
     ],
+    # REST API (issue 5): stable names for choice sets that share a field name.
+    "ENUM_NAME_OVERRIDES": {
+        "PlacementKindEnum": "programs.models.PlacementKind",
+        "TransitionKindEnum": "programs.models.TransitionKind",
+        "SessionKindEnum": "scheduling.models.SessionKind",
+        "EpisodeStatusEnum": "programs.models.EpisodeStatus",
+        "BedStatusEnum": "programs.models.Bed.Status",
+        "SessionStatusEnum": "scheduling.models.SessionStatus",
+        "AftercarePlanStatusEnum": "programs.models.AftercarePlan.Status",
+        "CheckInStatusEnum": "programs.models.AftercareCheckIn.Status",
+        "PatientResponseEnum": "scheduling.models.PatientResponse",
+    },
 }
 
 # --- Domain rules -----------------------------------------------------------

@@ -8,14 +8,17 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from clinic import audit
 from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
 from clinic.api.versioning import required_version
+from clinic.models import AuditAction, AuditCategory
 from clinic.versioning import etag_for
 from patients import services
 from patients.models import Patient
 from patients.validators import validate_time_zone
 from programs import selectors as program_selectors
+from scheduling import selectors as schedule_selectors
 
 IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag from your last read."
@@ -51,9 +54,15 @@ class PreferencesSerializer(serializers.ModelSerializer):
 
 class _MeView(GenericAPIView):
     permission_classes = [IsPatient]
+    audit_category = AuditCategory.DEMOGRAPHICS
 
     def get_object(self) -> Patient:
         return self.request.user.patient
+
+    def _audit(self, action: str, detail: str = "") -> None:
+        # The patient reading their own record is an access too (45 CFR 164.312(b)).
+        patient = self.get_object()
+        audit.record(self.request, action=action, category=self.audit_category, patients=[patient], detail=detail)
 
     def _respond(self, patient: Patient) -> Response:
         response = Response(self.get_serializer(patient).data)
@@ -67,6 +76,7 @@ class ProfileView(_MeView):
     serializer_class = ProfileSerializer
 
     def get(self, request):
+        self._audit(AuditAction.VIEW)
         return self._respond(self.get_object())
 
     @extend_schema(parameters=[IF_MATCH])
@@ -77,6 +87,7 @@ class ProfileView(_MeView):
         patient = services.update_patient(
             patient=self.get_object(), expected_version=expected, **serializer.validated_data
         )
+        self._audit(AuditAction.CHANGE, ", ".join(sorted(serializer.validated_data)))
         return self._respond(patient)
 
 
@@ -84,8 +95,10 @@ class PreferencesView(_MeView):
     """How and when we may contact you. Turning messaging consent off stops reminders at once."""
 
     serializer_class = PreferencesSerializer
+    audit_category = AuditCategory.MESSAGING
 
     def get(self, request):
+        self._audit(AuditAction.VIEW)
         return self._respond(self.get_object())
 
     @extend_schema(parameters=[IF_MATCH])
@@ -100,6 +113,7 @@ class PreferencesView(_MeView):
             patient = services.give_messaging_consent(patient=patient)
         elif consent is False:
             patient = services.revoke_messaging_consent(patient=patient)
+        self._audit(AuditAction.CHANGE, ", ".join(sorted(serializer.validated_data)))
         return self._respond(patient)
 
 
@@ -128,16 +142,25 @@ class JourneyStepSerializer(serializers.Serializer):
     current = serializers.BooleanField()
 
 
+class ThisWeekSerializer(serializers.Serializer):
+    week_start = serializers.DateField(help_text="The Monday of this week.")
+    attended_hours = serializers.DecimalField(max_digits=6, decimal_places=2)
+    scheduled_hours = serializers.DecimalField(max_digits=6, decimal_places=2)
+    target_hours = serializers.DecimalField(max_digits=4, decimal_places=1, help_text="Your weekly goal.")
+
+
 class CareSerializer(serializers.Serializer):
     current_level = serializers.CharField(allow_null=True, help_text="residential, iop, aftercare or null")
     current_title = serializers.CharField()
     journey = JourneyStepSerializer(many=True)
+    this_week = ThisWeekSerializer(allow_null=True, help_text="Hours this week, while in an outpatient program.")
 
 
 class CareView(_MeView):
-    """Where you are in your care and how you got here, in plain words."""
+    """Where you are in your care and how you got here, in plain words, with this week's hours."""
 
     serializer_class = CareSerializer
+    audit_category = AuditCategory.CLINICAL
 
     def get(self, request):
         today = timezone.localdate()
@@ -159,5 +182,19 @@ class CareView(_MeView):
             "current_level": current["level"] if current else None,
             "current_title": current["title"] if current else "Not currently in a program",
             "journey": journey,
+            "this_week": self._this_week(),
         }
+        self._audit(AuditAction.VIEW)
         return Response(CareSerializer(data).data)
+
+    def _this_week(self) -> dict | None:
+        weeks = schedule_selectors.weekly_hours(patient=self.get_object())
+        if not weeks:
+            return None
+        week = max(weeks, key=lambda w: w.enrollment.start_on)
+        return {
+            "week_start": week.week_start,
+            "attended_hours": week.attended_hours,
+            "scheduled_hours": week.scheduled_hours,
+            "target_hours": week.minimum_hours,
+        }

@@ -182,6 +182,13 @@ class Attendance(models.TextChoices):
 PARTIAL_ATTENDANCE = (Attendance.LATE, Attendance.LEFT_EARLY)
 
 
+class PatientResponse(models.TextChoices):
+    """What the patient said ahead of time in the app (FHIR Appointment.participant.status)."""
+
+    CONFIRMED = "confirmed", "Will attend"
+    DECLINED = "declined", "Cannot attend"
+
+
 class BookingQuerySet(models.QuerySet):
     def active(self):
         return self.filter(cancelled_at__isnull=True)
@@ -203,6 +210,9 @@ class Booking(TimeStampedModel):
     # The latest attendance; every recording and correction is also an AttendanceRecord row.
     attendance = models.CharField(max_length=12, choices=Attendance.choices, blank=True)
     minutes_attended = models.PositiveIntegerField(null=True, blank=True)
+    # The patient's own answer ahead of the session; a hint for staff, not attendance.
+    patient_response = models.CharField(max_length=10, choices=PatientResponse.choices, blank=True)
+    patient_responded_at = models.DateTimeField(null=True, blank=True)
 
     objects = BookingQuerySet.as_manager()
 
@@ -230,6 +240,11 @@ class Booking(TimeStampedModel):
                 condition=Q(attendance="", minutes_attended__isnull=True)
                 | ~Q(attendance="") & Q(minutes_attended__isnull=False),
                 name="booking_minutes_iff_attendance",
+            ),
+            models.CheckConstraint(
+                condition=Q(patient_response="", patient_responded_at__isnull=True)
+                | ~Q(patient_response="") & Q(patient_responded_at__isnull=False),
+                name="booking_response_iff_responded_at",
             ),
         ]
 

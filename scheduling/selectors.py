@@ -56,7 +56,10 @@ class WeeklyHours:
 
 
 def weekly_hours(
-    *, week_of: dt.date | None = None, programs: QuerySet[Program] | list[Program] | None = None
+    *,
+    week_of: dt.date | None = None,
+    programs: QuerySet[Program] | list[Program] | None = None,
+    patient: Patient | None = None,
 ) -> list[WeeklyHours]:
     """Scheduled and attended hours of every IOP enrollment in force during the week.
 
@@ -71,6 +74,8 @@ def weekly_hours(
     )
     if programs is not None:
         enrollments = enrollments.filter(program__in=programs)
+    if patient is not None:
+        enrollments = enrollments.filter(patient=patient)
     weeks: dict[int, dt.date] = {}
     candidates = []
     for enrollment in enrollments:

@@ -53,6 +53,7 @@ from scheduling.models import (
     CalendarFeed,
     CancelReason,
     Closure,
+    PatientResponse,
     Session,
     SessionKind,
     SessionSeries,
@@ -361,9 +362,9 @@ def generate_sessions(
 # placement ended is, if the placement covers the day again (a reversal).
 _BOOK_TRACK_SQL = """
 INSERT INTO scheduling_booking (public_id, created_at, updated_at, session_id, patient_id, placement_id, source,
-                                starts_at, ends_at, cancel_reason, attendance)
+                                starts_at, ends_at, cancel_reason, attendance, patient_response)
 SELECT gen_random_uuid(), now(), now(), c.session_id, c.patient_id, c.placement_id, 'track',
-       c.starts_at, c.ends_at, '', ''
+       c.starts_at, c.ends_at, '', '', ''
   FROM (
     SELECT s.id AS session_id, p.patient_id, p.id AS placement_id, s.starts_at, s.ends_at,
            s.capacity - s.booked_count AS seats,
@@ -537,6 +538,28 @@ def cancel_booking(*, booking: Booking) -> Booking:
         booking.cancel_reason = CancelReason.STAFF
         booking.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])
         _cancel_reminders([booking.pk])
+        return booking
+
+
+def respond_to_booking(*, booking: Booking, response: PatientResponse | str) -> Booking:
+    """The patient confirms or declines a booked session ahead of time; they may change their mind until it starts.
+
+    Declining does not cancel the booking: staff decide (an excused absence, a
+    one-off session instead); the answer is there for them to see.
+    """
+    if response not in PatientResponse.values:
+        raise InvalidAttendance(f"{response!r} is not an answer; give confirmed or declined.", field="response")
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().select_related("session").get(pk=booking.pk)
+        if booking.cancelled_at is not None:
+            raise SessionCancelled("This booking was cancelled; there is nothing to answer.")
+        if booking.session.status == SessionStatus.CANCELLED:
+            raise SessionCancelled("This session was cancelled.")
+        if booking.starts_at <= timezone.now():
+            raise SessionLocked("This session has already started.")
+        booking.patient_response = response
+        booking.patient_responded_at = timezone.now()
+        booking.save(update_fields=["patient_response", "patient_responded_at", "updated_at"])
         return booking
 
 

@@ -9,4 +9,8 @@ urlpatterns = [
     path("auth/token/refresh/", auth.ThrottledTokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
     path("me/", include("patients.api_urls")),
+    # --- REST API (issue 5): staff endpoints, scoped to the caller's sites ---
+    path("", include("patients.staff_api_urls")),
+    path("", include("programs.api_urls")),
+    path("", include("scheduling.api_urls")),
 ]

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import BedFactory, PatientFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +44,90 @@ def as_patient(api, patient_user):
 @pytest.fixture
 def unlinked_patient(db):
     return PatientFactory()
+
+
+# --- REST API (issue 5): one clinic with every kind of record, for the permission matrix ----------------
+
+
+@pytest.fixture
+def world(site, residential, iop, bed, other_bed, patient, other_patient, site_clinician, today):
+    """At Riverside: Alex stepped down from residential to the evening IOP (booked into its group), Sam
+    discharged from IOP into aftercare, Jo in a residential bed, Nia just registered. Every object an
+    endpoint can address exists once, in a state where the right person's action succeeds."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from programs import services as journey
+    from scheduling import services as schedule
+    from scheduling.models import Booking, SessionKind
+
+    monday = today - dt.timedelta(days=today.weekday(), weeks=3)
+    series = schedule.create_series(
+        program=iop,
+        name="Evening process group",
+        kind=SessionKind.GROUP_THERAPY,
+        rule="FREQ=WEEKLY;BYDAY=MO,WE,TH",
+        start_time=dt.time(18, 0),
+        duration_minutes=180,
+        facilitator=site_clinician,
+        capacity=12,
+        starts_on=monday,
+    )
+    schedule.generate_sessions(series_ids=[series.pk], from_on=monday)
+    stay = journey.admit_to_residential(
+        patient=patient, bed=bed, admitted_on=today - dt.timedelta(days=40), admitted_by=site_clinician
+    )
+    transition = journey.step_down(
+        stay=stay, to_program=iop, on=today - dt.timedelta(days=5), reason="Stable", decided_by=site_clinician
+    )
+    enrollment = transition.to_placement
+    sam = journey.enroll_in_iop(
+        patient=other_patient, program=iop, start_on=today - dt.timedelta(days=20), enrolled_by=site_clinician
+    )
+    discharge = journey.discharge(
+        episode=sam.episode, on=today, disposition="completed", notes="Did well", decided_by=site_clinician
+    )
+    resident = PatientFactory(legal_first_name="Jo", legal_last_name="Park", registered_site=site)
+    third_bed = BedFactory(program=residential, label="102-A")
+    active_stay = journey.admit_to_residential(
+        patient=resident, bed=third_bed, admitted_on=today - dt.timedelta(days=35), admitted_by=site_clinician
+    )
+    newcomer = PatientFactory(legal_first_name="Nia", legal_last_name="Okafor", registered_site=site)
+    counselling = schedule.create_series(
+        program=iop,
+        name="Individual counselling",
+        kind=SessionKind.INDIVIDUAL_COUNSELLING,
+        rule="FREQ=WEEKLY;BYDAY=TU",
+        start_time=dt.time(10, 0),
+        duration_minutes=50,
+        facilitator=site_clinician,
+        capacity=1,
+        starts_on=today + dt.timedelta(days=1),
+        books_enrolled=False,
+    )
+    upcoming = Booking.objects.active().filter(patient=patient, starts_at__gt=timezone.now()).order_by("starts_at")
+    booking = upcoming.first()
+    # A session that has started, for taking attendance (Mon/Wed/Thu: one falls in any five days).
+    attended = Booking.objects.active().filter(patient=patient, starts_at__lt=timezone.now()).order_by("-starts_at")
+    return SimpleNamespace(
+        site=site,
+        residential=residential,
+        iop=iop,
+        bed=bed,
+        free_bed=other_bed,
+        patient=patient,
+        discharged_patient=other_patient,
+        series=series,
+        session=booking.session,
+        past_session=attended.first().session,
+        booking=booking,
+        one_off_session=counselling.sessions.order_by("starts_at").first(),
+        resident=resident,
+        newcomer=newcomer,
+        completed_stay=stay,
+        stay=active_stay,
+        enrollment=enrollment,
+        episode=stay.episode,
+        transition=transition,
+        discharge=discharge,
+    )

@@ -1,0 +1,171 @@
+"""Staff endpoints for patients: find, register, read and edit demographics; the access report."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from clinic import audit
+from clinic.api.serializers import BoundedDateField, ScopedPublicIdField
+from clinic.api.staff import StaffDetailView, StaffListView, StaffView
+from clinic.api.versioning import required_version
+from clinic.models import AuditAction, AuditCategory, AuditEvent
+from clinic.versioning import etag_for
+from patients import services
+from patients.api import IF_MATCH
+from patients.models import Patient
+from patients.validators import validate_time_zone
+from programs.models import Placement, Site
+
+PATIENT_FIELDS = [
+    "id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "display_name", "date_of_birth",
+    "phone", "email", "time_zone", "registered_site", "sms_allowed", "email_allowed", "push_allowed",
+    "messaging_consent", "confidential_communication", "confidential_instructions", "created_at", "updated_at",
+]  # fmt: skip
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    registered_site = serializers.UUIDField(source="registered_site.public_id", read_only=True, allow_null=True)
+    messaging_consent = serializers.BooleanField(source="has_messaging_consent", read_only=True)
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = PATIENT_FIELDS
+        read_only_fields = PATIENT_FIELDS
+
+
+class PatientWriteSerializer(serializers.ModelSerializer):
+    """What staff may set. The service normalises the phone (E.164) and checks the rest."""
+
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    time_zone = serializers.CharField(validators=[validate_time_zone], required=False)
+    date_of_birth = BoundedDateField()
+
+    class Meta:
+        model = Patient
+        fields = [
+            "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth", "phone", "email", "time_zone",
+            "sms_allowed", "email_allowed", "push_allowed", "confidential_communication", "confidential_instructions",
+        ]  # fmt: skip
+
+
+class PatientCreateSerializer(PatientWriteSerializer):
+    registered_site = ScopedPublicIdField(queryset=Site.objects.all(), help_text="One of the sites you work at.")
+
+    class Meta(PatientWriteSerializer.Meta):
+        fields = ["mrn", "registered_site", *PatientWriteSerializer.Meta.fields]
+        # Uniqueness is the service's (and the database's) to decide: a taken MRN is a 409 conflict.
+        extra_kwargs = {"mrn": {"validators": []}}
+
+
+class PatientFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", help_text="Part of a name or the MRN.")
+    site = django_filters.UUIDFilter(field_name="registered_site__public_id", help_text="Registered at this site.")
+    program = django_filters.UUIDFilter(method="in_program", help_text="In this program today.")
+    level = django_filters.ChoiceFilter(
+        choices=[("residential", "Residential"), ("iop", "IOP")], method="at_level", help_text="Level of care today."
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["q", "site", "program", "level"]
+
+    def search(self, queryset, name, value):
+        words = value.split()[:5]
+        for word in words:
+            queryset = queryset.filter(
+                Q(legal_first_name__icontains=word)
+                | Q(legal_last_name__icontains=word)
+                | Q(preferred_name__icontains=word)
+                | Q(mrn__iexact=word)
+            )
+        return queryset
+
+    def _today(self, queryset, **lookups):
+        in_force = Placement.objects.on(timezone.localdate()).filter(**lookups).values("patient")
+        return queryset.filter(pk__in=in_force)
+
+    def in_program(self, queryset, name, value):
+        return self._today(queryset, program__public_id=value)
+
+    def at_level(self, queryset, name, value):
+        return self._today(queryset, kind=value)
+
+
+class PatientList(StaffListView):
+    """Patients registered at or placed in your sites. POST registers a new patient."""
+
+    queryset = Patient.objects.select_related("registered_site")
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+    required_permissions = {"POST": "patients.add_patient"}
+    audit_category = AuditCategory.DEMOGRAPHICS
+    patient_attr = "pk"
+
+    @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
+    def post(self, request):
+        serializer = PatientCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        patient = services.register_patient(**serializer.validated_data)
+        self.audit(AuditAction.CREATE, [patient], obj=patient, detail=", ".join(sorted(serializer.validated_data)))
+        response = Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+        response["ETag"] = etag_for(patient)
+        return response
+
+
+class PatientDetail(StaffDetailView):
+    """One patient's demographics and contact details. PATCH needs If-Match with the ETag you read."""
+
+    queryset = Patient.objects.select_related("registered_site")
+    serializer_class = PatientSerializer
+    required_permissions = {"PATCH": "patients.change_patient"}
+    audit_category = AuditCategory.DEMOGRAPHICS
+    patient_attr = "pk"
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response["ETag"] = etag_for(self.get_object())
+        return response
+
+    @extend_schema(request=PatientWriteSerializer, parameters=[IF_MATCH])
+    def patch(self, request, id):
+        patient = self.get_object()
+        expected = required_version(request)
+        serializer = PatientWriteSerializer(patient, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        patient = services.update_patient(patient=patient, expected_version=expected, **serializer.validated_data)
+        self.audit(AuditAction.CHANGE, [patient], obj=patient, detail=", ".join(sorted(serializer.validated_data)))
+        response = Response(PatientSerializer(patient).data)
+        response["ETag"] = etag_for(patient)
+        return response
+
+
+class AccessEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["at", "username", "role", "action", "category", "object_type", "object_id", "path", "ip_address"]
+        read_only_fields = fields
+
+
+class AccessReport(StaffView):
+    """Who looked at this patient's record: every recorded access, newest first (program admins)."""
+
+    queryset = Patient.objects.all()
+    serializer_class = AccessEventSerializer
+    required_permissions = {"GET": "clinic.view_auditevent"}
+    patient_attr = "pk"
+
+    @extend_schema(responses={200: AccessEventSerializer(many=True)})
+    def get(self, request, id):
+        patient = self.get_object()
+        # The patient is in the admin's scope (get_object) and the role holds clinic.view_auditevent.
+        events = audit.access_report(patient=patient)
+        page = self.paginate_queryset(events)
+        audit.record(request, action=AuditAction.VIEW, category=AuditCategory.AUDIT, patients=[patient], obj=patient)
+        return self.get_paginated_response(AccessEventSerializer(page, many=True).data)

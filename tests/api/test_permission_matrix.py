@@ -1,0 +1,228 @@
+"""Who gets what, for every /api/v1/ endpoint, generated from the URL conf.
+
+``CASES`` names every endpoint and method; a new endpoint without a case fails
+``test_every_endpoint_has_a_case``. For each case the wrong people get nothing:
+an anonymous caller (401), a patient on staff endpoints (403), another patient on
+a patient's own records (404), a clinician of another site (404, or an empty
+list), front desk on clinical actions and clinical lists (403).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import pytest
+from drf_spectacular.generators import EndpointEnumerator
+
+from tests.factories import PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Case:
+    audience: str  # "me" (the patient app) or "staff"
+    target: str = ""  # the world attribute whose public id fills {id}
+    body: str = ""  # the name of a body builder below
+    clinical: bool = False  # front desk may not (a clinical action or a clinical list)
+    admin_only: bool = False  # program admins (and superusers) only
+
+
+def _day(days: int = 0) -> str:
+    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+
+
+BODIES = {
+    "register": lambda w: {
+        "mrn": "MRN-NEW-1",
+        "registered_site": str(w.site.public_id),
+        "legal_first_name": "Nia",
+        "legal_last_name": "Okafor",
+        "date_of_birth": "1990-02-03",
+    },
+    "patch_patient": lambda w: {"preferred_name": "Al"},
+    "admit": lambda w: {"patient": str(w.newcomer.public_id), "bed": str(w.free_bed.public_id), "admitted_on": _day()},
+    "enroll": lambda w: {"patient": str(w.newcomer.public_id), "program": str(w.iop.public_id), "start_on": _day()},
+    "extend": lambda w: {"new_planned_discharge_on": _day(40), "reason": "Needs longer"},
+    "step_down": lambda w: {"to_program": str(w.iop.public_id), "on": _day(), "reason": "Stable"},
+    "step_up": lambda w: {"bed": str(w.free_bed.public_id), "on": _day(), "reason": "Relapse"},
+    "discharge": lambda w: {"on": _day(), "disposition": "completed"},
+    "reason": lambda w: {"reason": "Recorded in error"},
+    "series": lambda w: {
+        "program": str(w.iop.public_id),
+        "kind": "psychoeducation",
+        "rule": "FREQ=WEEKLY;BYDAY=TU",
+        "start_time": "10:00",
+        "duration_minutes": 60,
+        "capacity": 10,
+        "starts_on": _day(7),
+    },
+    "move": lambda w: {"starts_at": f"{_day(2)}T15:00:00Z"},
+    "attendance": lambda w: {"marks": [{"patient": str(w.patient.public_id), "attendance": "present"}]},
+    "book": lambda w: {"session": str(w.one_off_session.public_id), "patient": str(w.patient.public_id)},
+    "response": lambda w: {"response": "confirmed"},
+    "none": lambda w: {},
+}
+
+CASES: dict[tuple[str, str], Case] = {
+    # The patient app
+    ("GET", "/api/v1/me/"): Case("me"),
+    ("PATCH", "/api/v1/me/"): Case("me", body="patch_patient"),
+    ("GET", "/api/v1/me/preferences/"): Case("me"),
+    ("PATCH", "/api/v1/me/preferences/"): Case("me", body="none"),
+    ("GET", "/api/v1/me/care/"): Case("me"),
+    ("GET", "/api/v1/me/sessions/"): Case("me"),
+    ("GET", "/api/v1/me/sessions/{id}/"): Case("me", "booking"),
+    ("POST", "/api/v1/me/sessions/{id}/response/"): Case("me", "booking", body="response"),
+    ("GET", "/api/v1/me/aftercare/"): Case("me"),
+    ("GET", "/api/v1/me/calendar-feed/"): Case("me"),
+    ("POST", "/api/v1/me/calendar-feed/"): Case("me", body="none"),
+    ("DELETE", "/api/v1/me/calendar-feed/"): Case("me"),
+    # Staff: patients
+    ("GET", "/api/v1/patients/"): Case("staff"),
+    ("POST", "/api/v1/patients/"): Case("staff", body="register"),
+    ("GET", "/api/v1/patients/{id}/"): Case("staff", "patient"),
+    ("PATCH", "/api/v1/patients/{id}/"): Case("staff", "patient", body="patch_patient"),
+    ("GET", "/api/v1/patients/{id}/access-report/"): Case("staff", "patient", admin_only=True),
+    # Staff: the care journey
+    ("GET", "/api/v1/programs/"): Case("staff"),
+    ("GET", "/api/v1/programs/{id}/"): Case("staff", "iop"),
+    ("GET", "/api/v1/beds/"): Case("staff"),
+    ("GET", "/api/v1/episodes/"): Case("staff"),
+    ("GET", "/api/v1/episodes/{id}/"): Case("staff", "episode"),
+    ("POST", "/api/v1/episodes/{id}/discharge/"): Case("staff", "episode", body="discharge", clinical=True),
+    ("GET", "/api/v1/residential-stays/"): Case("staff"),
+    ("POST", "/api/v1/residential-stays/"): Case("staff", body="admit", clinical=True),
+    ("GET", "/api/v1/residential-stays/{id}/"): Case("staff", "stay"),
+    ("POST", "/api/v1/residential-stays/{id}/extend/"): Case("staff", "stay", body="extend", clinical=True),
+    ("POST", "/api/v1/residential-stays/{id}/step-down/"): Case("staff", "stay", body="step_down", clinical=True),
+    ("GET", "/api/v1/iop-enrollments/"): Case("staff"),
+    ("POST", "/api/v1/iop-enrollments/"): Case("staff", body="enroll", clinical=True),
+    ("GET", "/api/v1/iop-enrollments/{id}/"): Case("staff", "enrollment"),
+    ("POST", "/api/v1/iop-enrollments/{id}/step-up/"): Case("staff", "enrollment", body="step_up", clinical=True),
+    ("GET", "/api/v1/transitions/"): Case("staff", clinical=True),
+    ("POST", "/api/v1/transitions/{id}/reverse/"): Case("staff", "transition", body="reason", clinical=True),
+    ("GET", "/api/v1/discharges/"): Case("staff", clinical=True),
+    ("POST", "/api/v1/discharges/{id}/reverse/"): Case("staff", "discharge", body="reason", clinical=True),
+    # Staff: schedules
+    ("GET", "/api/v1/session-series/"): Case("staff"),
+    ("POST", "/api/v1/session-series/"): Case("staff", body="series", admin_only=True),
+    ("GET", "/api/v1/session-series/{id}/"): Case("staff", "series"),
+    ("GET", "/api/v1/sessions/"): Case("staff"),
+    ("GET", "/api/v1/sessions/{id}/"): Case("staff", "session"),
+    ("POST", "/api/v1/sessions/{id}/cancel/"): Case("staff", "session", body="reason", clinical=True),
+    ("POST", "/api/v1/sessions/{id}/move/"): Case("staff", "session", body="move", clinical=True),
+    ("POST", "/api/v1/sessions/{id}/attendance/"): Case("staff", "past_session", body="attendance", clinical=True),
+    ("GET", "/api/v1/bookings/"): Case("staff"),
+    ("POST", "/api/v1/bookings/"): Case("staff", body="book"),
+    ("POST", "/api/v1/bookings/{id}/cancel/"): Case("staff", "booking", body="none"),
+    ("GET", "/api/v1/compliance/below-minimum/"): Case("staff"),
+    ("GET", "/api/v1/compliance/consecutive-absences/"): Case("staff"),
+}
+
+# Public by design (the token endpoints) and tested in test_conventions.
+PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/auth/logout/"}
+
+
+def _endpoints() -> set[tuple[str, str]]:
+    found = set()
+    for path, _regex, method, _view in EndpointEnumerator().get_api_endpoints():
+        if path.startswith("/api/v1/") and path not in PUBLIC:
+            found.add((method.upper(), path))
+    return found
+
+
+def test_every_endpoint_has_a_case():
+    endpoints = _endpoints()
+    missing = sorted(endpoints - set(CASES))
+    assert not missing, f"Endpoints without a permission case: {missing}"
+    assert not sorted(set(CASES) - endpoints), "Cases for endpoints that no longer exist"
+
+
+def _call(api, method: str, path: str, case: Case, world, *, if_match: str = '"x"'):
+    url = path.replace("{id}", str(getattr(world, case.target).public_id)) if case.target else path
+    body = BODIES[case.body](world) if case.body else None
+    data = None if body is None else json.dumps(body)
+    return api.generic(method, url, data=data, content_type="application/json", HTTP_IF_MATCH=if_match)
+
+
+PARAMS = sorted(CASES)
+
+
+@pytest.mark.parametrize(("method", "path"), PARAMS)
+def test_an_anonymous_caller_gets_401(api, world, method, path):
+    response = _call(api, method, path, CASES[(method, path)], world)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].audience == "staff"])
+def test_a_patient_cannot_reach_staff_endpoints(api, world, patient_user, method, path):
+    api.force_authenticate(patient_user)
+    response = _call(api, method, path, CASES[(method, path)], world)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].audience == "me"])
+def test_staff_cannot_use_the_patient_app(api, world, site_clinician, method, path):
+    api.force_authenticate(site_clinician)
+    assert _call(api, method, path, CASES[(method, path)], world).status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].audience == "me" and CASES[p].target])
+def test_another_patient_gets_404_for_a_patients_own_records(api, world, method, path):
+    stranger = PatientFactory(user=UserFactory(username="someone.else", is_staff=False))
+    api.force_authenticate(stranger.user)
+    response = _call(api, method, path, CASES[(method, path)], world)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].audience == "staff"])
+def test_staff_of_another_site_get_nothing(api, world, colleague_elsewhere, method, path):
+    """A clinician at Lakeview: 404 for Riverside's records, empty lists, foreign ids refused."""
+    api.force_authenticate(colleague_elsewhere)
+    case = CASES[(method, path)]
+    response = _call(api, method, path, case, world)
+    if case.admin_only:
+        assert response.status_code == 403
+    elif case.target:
+        assert response.status_code == 404
+    elif method == "GET":
+        assert response.status_code == 200 and response.json()["results"] == []
+    else:  # a create naming Riverside's patient, bed, program or session: those ids do not exist for them
+        assert response.status_code == 400
+        assert set(response.json()["error"]["fields"]) & {"patient", "bed", "program", "session", "registered_site"}
+
+
+@pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].clinical or CASES[p].admin_only])
+def test_front_desk_cannot_take_clinical_actions(api, world, front_desk, method, path):
+    api.force_authenticate(front_desk)
+    assert _call(api, method, path, CASES[(method, path)], world).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [p for p in PARAMS if CASES[p].audience == "staff" and not CASES[p].clinical and not CASES[p].admin_only],
+)
+def test_front_desk_may_use_the_rest(api, world, front_desk, method, path):
+    api.force_authenticate(front_desk)
+    # Past the permission checks (a PATCH with a made-up If-Match then stops at 412).
+    assert _call(api, method, path, CASES[(method, path)], world).status_code not in (401, 403, 404)
+
+
+@pytest.mark.parametrize(("method", "path"), PARAMS)
+def test_the_right_person_succeeds(api, world, site_clinician, program_admin, patient_user, method, path):
+    """So the refusals above are about who is asking, not about a broken request."""
+    case = CASES[(method, path)]
+    user = patient_user if case.audience == "me" else program_admin if case.admin_only else site_clinician
+    api.force_authenticate(user)
+    if_match = '"x"'
+    if method == "PATCH":
+        # An update carries the ETag its caller just read, as a real client does.
+        if_match = _call(api, "GET", path, Case(case.audience, case.target), world)["ETag"]
+    response = _call(api, method, path, case, world, if_match=if_match)
+    assert response.status_code < 400, response.json()
