@@ -9,4 +9,5 @@ urlpatterns = [
     path("auth/token/refresh/", auth.ThrottledTokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
     path("me/", include("patients.api_urls")),
+    path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
 ]
