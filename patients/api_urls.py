@@ -1,7 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
 from patients import api
-from programs import api as programs_api
 from scheduling import api as scheduling_api
 
 urlpatterns = [
@@ -11,6 +10,7 @@ urlpatterns = [
     path("sessions/", scheduling_api.MySessionList.as_view(), name="me-sessions"),
     path("sessions/<str:id>/", scheduling_api.MySessionDetail.as_view(), name="me-session"),
     path("sessions/<str:id>/response/", scheduling_api.MySessionResponse.as_view(), name="me-session-response"),
-    path("aftercare/", programs_api.MyAftercare.as_view(), name="me-aftercare"),
     path("calendar-feed/", scheduling_api.MyCalendarFeed.as_view(), name="me-calendar-feed"),
+    path("devices/", include("reminders.api_me_urls")),
+    path("aftercare/", include("programs.api_aftercare_urls")),
 ]

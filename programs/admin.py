@@ -259,8 +259,11 @@ class AftercarePlanAdmin(ScopedAdminMixin, ReadOnlyAdmin):
 @admin.register(AftercareCheckIn)
 class AftercareCheckInAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     audit_category = AuditCategory.CLINICAL
-    list_display = ["plan", "offset_days", "due_on", "status"]
-    list_filter = [CheckInWorklistFilter, "status", "offset_days"]
+    # The patient's answer from the app is clinical: hidden from front desk on every page.
+    clinical_fields = ("mood", "answer_text", "needs_help", "answered_at")
+    fields = ["plan", "offset_days", "due_on", "status", "completed_at", *clinical_fields]
+    list_display = ["plan", "offset_days", "due_on", "status", "needs_help"]
+    list_filter = [CheckInWorklistFilter, "status", "offset_days", "needs_help"]
     search_fields = ["plan__patient__mrn", "plan__patient__legal_last_name"]
     list_select_related = ["plan__patient"]
     date_hierarchy = "due_on"

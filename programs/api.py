@@ -11,11 +11,9 @@ from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from clinic import access, audit
-from clinic.api.permissions import IsPatient
+from clinic import access
 from clinic.api.serializers import (
     BoundedDateField,
     ClinicalDetailMixin,
@@ -28,8 +26,6 @@ from clinic.models import AuditAction, AuditCategory
 from patients.models import Patient
 from programs import selectors, services
 from programs.models import (
-    AftercareCheckIn,
-    AftercarePlan,
     Bed,
     Discharge,
     Disposition,
@@ -572,50 +568,3 @@ class DischargeEpisode(StaffView):
         record = DISCHARGES.get(pk=record.pk)
         self.audit(AuditAction.CREATE, [episode], obj=record, detail="discharge")
         return Response(self.get_serializer(record).data, status=status.HTTP_201_CREATED)
-
-
-# --- the patient app: aftercare ---------------------------------------------------------------------------
-
-
-class CheckInSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="public_id", read_only=True)
-
-    class Meta:
-        model = AftercareCheckIn
-        fields = ["id", "offset_days", "due_on", "status", "completed_at"]
-        read_only_fields = fields
-
-
-class AftercarePlanSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="public_id", read_only=True)
-    checkins = CheckInSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = AftercarePlan
-        fields = ["id", "status", "starts_on", "checkins"]
-        read_only_fields = fields
-
-
-class MyAftercareSerializer(serializers.Serializer):
-    plan = AftercarePlanSerializer(allow_null=True, help_text="Your current aftercare plan, or null.")
-
-
-class MyAftercare(GenericAPIView):
-    """Your aftercare plan after discharge and its check-ins (read-only for now)."""
-
-    permission_classes = [IsPatient]
-    serializer_class = MyAftercareSerializer
-
-    def get(self, request):
-        patient = request.user.patient
-        plan = (
-            AftercarePlan.objects.filter(patient=patient)
-            .exclude(status=AftercarePlan.Status.REVOKED)
-            .prefetch_related(
-                Prefetch("checkins", queryset=AftercareCheckIn.objects.exclude(status="cancelled").order_by("due_on"))
-            )
-            .order_by("-starts_on", "-id")
-            .first()
-        )
-        audit.record(request, action=AuditAction.VIEW, category=AuditCategory.CLINICAL, patients=[patient], obj=plan)
-        return Response(MyAftercareSerializer({"plan": plan}).data)

@@ -37,3 +37,11 @@ class InvalidDate(InvalidInput):
 
 class WrongProgram(InvalidInput):
     code = "wrong_program"
+
+
+class CheckInClosed(Conflict):
+    code = "checkin_closed"
+
+
+class CheckInNotOpenYet(Conflict):
+    code = "checkin_not_open_yet"

@@ -481,12 +481,28 @@ class AftercareCheckIn(TimeStampedModel):
     due_on = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The patient's own answer from the app ("how are you doing"): clinical data, hidden from front desk.
+    mood = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="How the patient feels, 1 (very bad) to 5 (very good)."
+    )
+    answer_text = models.TextField(blank=True, help_text="What the patient wrote, in their own words.")
+    needs_help = models.BooleanField(default=False, help_text="The patient asked for help (opens an urgent follow-up).")
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_on"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "offset_days"], name="checkin_one_per_offset"),
             models.CheckConstraint(condition=Q(offset_days__gt=0), name="checkin_after_discharge"),
+            models.CheckConstraint(
+                condition=Q(mood__isnull=True) | Q(mood__gte=1, mood__lte=5), name="checkin_mood_1_to_5"
+            ),
+            # An answer completes the check-in; without one there is no answer content.
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True, mood__isnull=True, answer_text="", needs_help=False)
+                | Q(answered_at__isnull=False, status="completed", completed_at__isnull=False),
+                name="checkin_answer_completes",
+            ),
         ]
         indexes = [models.Index(fields=["status", "due_on"])]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,10 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.db import translate_integrity_errors
+from clinic.errors import InvalidInput
 from patients.models import Patient
 from programs.errors import (
     AlreadyDischarged,
     BedUnavailable,
+    CheckInClosed,
+    CheckInNotOpenYet,
     EpisodeAlreadyOpen,
     InvalidDate,
     InvalidTransition,
@@ -427,6 +431,73 @@ def _start_aftercare(*, discharge: Discharge, program: Program) -> AftercarePlan
         partial(reminder_services.plan_for, target="checkin", ids=[c.pk for c in checkins]), robust=True
     )
     return plan
+
+
+# A check-in can be answered from the day its first reminder goes out (the day before it is due);
+# late answers are welcome: the patient reaching out matters more than the date.
+CHECKIN_OPENS_DAYS_BEFORE = 1
+ANSWER_TEXT_MAX = 2000
+
+
+def patient_today(patient: Patient) -> dt.date:
+    return timezone.now().astimezone(ZoneInfo(patient.time_zone)).date()
+
+
+def checkin_opens_on(checkin: AftercareCheckIn) -> dt.date:
+    return checkin.due_on - dt.timedelta(days=CHECKIN_OPENS_DAYS_BEFORE)
+
+
+def answer_checkin(
+    *, checkin: AftercareCheckIn, mood: int | None, text: str = "", needs_help: bool = False
+) -> AftercareCheckIn:
+    """Record the patient's answer to an aftercare check-in; the check-in is completed.
+
+    "I need help" opens an urgent follow-up for the staff of the plan's program in
+    the same transaction, so an answer is never stored without its follow-up. It
+    is work for staff, never a message to the patient.
+    """
+    text = text.strip()
+    if mood is None and not needs_help:
+        raise InvalidInput("Tell us how you are doing (1 to 5), or ask for help.", field="mood")
+    if mood is not None and not 1 <= mood <= 5:
+        raise InvalidInput("Choose how you are doing from 1 to 5.", field="mood")
+    if len(text) > ANSWER_TEXT_MAX:
+        raise InvalidInput(f"Keep it under {ANSWER_TEXT_MAX} characters.", field="text")
+    with transaction.atomic():
+        checkin = AftercareCheckIn.objects.select_for_update().select_related("plan__patient").get(pk=checkin.pk)
+        plan = checkin.plan
+        if checkin.answered_at is not None:
+            raise CheckInClosed("You have already answered this check-in.")
+        if plan.status != AftercarePlan.Status.ACTIVE or checkin.status not in (
+            AftercareCheckIn.Status.SCHEDULED,
+            AftercareCheckIn.Status.MISSED,
+        ):
+            raise CheckInClosed("This check-in is closed.")
+        opens_on = checkin_opens_on(checkin)
+        if patient_today(plan.patient) < opens_on:
+            raise CheckInNotOpenYet(f"This check-in opens on {opens_on:%B %-d, %Y}.")
+        now = timezone.now()
+        checkin.mood = mood
+        checkin.answer_text = text
+        checkin.needs_help = needs_help
+        checkin.answered_at = now
+        checkin.status = AftercareCheckIn.Status.COMPLETED
+        checkin.completed_at = now
+        checkin.save(
+            update_fields=["mood", "answer_text", "needs_help", "answered_at", "status", "completed_at", "updated_at"]
+        )
+        # Reminders for a check-in already answered would only confuse; cancelled with the answer.
+        reminder_services.cancel_for(target="checkin", ids=[checkin.pk])
+        if needs_help:
+            reminder_services.open_follow_up(
+                program=plan.program,
+                patient=plan.patient,
+                kind="help_requested",
+                urgency="urgent",
+                details=f"Asked for help in the day-{checkin.offset_days} aftercare check-in; "
+                "see the check-in for the answer.",
+            )
+        return checkin
 
 
 # --- corrections -------------------------------------------------------------------------

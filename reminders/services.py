@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, NotFound
 from patients.models import Channel, Patient
 from programs.models import Program
 from reminders.models import FollowUpItem, PushDevice, Reason, Reminder, ReminderStatus, SmsOptOut
@@ -143,6 +143,13 @@ def deactivate_push_tokens(*, tokens: Iterable[str]) -> int:
     return PushDevice.objects.filter(token__in=list(tokens), is_active=True).update(
         is_active=False, updated_at=timezone.now()
     )
+
+
+def remove_push_device(*, patient: Patient, device: PushDevice) -> None:
+    """The patient app signs out or turns push off: the token is forgotten, not only deactivated."""
+    deleted, _ = PushDevice.objects.filter(pk=device.pk, patient=patient).delete()
+    if not deleted:
+        raise NotFound("No such device.")
 
 
 # --- staff follow-ups ---------------------------------------------------------------------------

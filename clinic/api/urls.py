@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("patients.staff_api_urls")),
     path("", include("programs.api_urls")),
     path("", include("scheduling.api_urls")),
+    path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
 ]

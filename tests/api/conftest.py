@@ -84,8 +84,13 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
     sam = journey.enroll_in_iop(
         patient=other_patient, program=iop, start_on=today - dt.timedelta(days=20), enrolled_by=site_clinician
     )
+    # A week ago: Sam's day-7 aftercare check-in is due today, so Sam can answer it.
     discharge = journey.discharge(
-        episode=sam.episode, on=today, disposition="completed", notes="Did well", decided_by=site_clinician
+        episode=sam.episode,
+        on=today - dt.timedelta(days=7),
+        disposition="completed",
+        notes="Did well",
+        decided_by=site_clinician,
     )
     resident = PatientFactory(legal_first_name="Jo", legal_last_name="Park", registered_site=site)
     third_bed = BedFactory(program=residential, label="102-A")
@@ -107,6 +112,15 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
     )
     upcoming = Booking.objects.active().filter(patient=patient, starts_at__gt=timezone.now()).order_by("starts_at")
     booking = upcoming.first()
+    from reminders import services as reminding
+    from reminders.models import FollowUpItem, Reminder
+
+    checkin = discharge.aftercare_plan.checkins.order_by("due_on").first()
+    reminding.plan_for(target="checkin", ids=[checkin.pk])  # discharge plans them on commit, which tests never reach
+    device = reminding.register_push_device(patient=patient, token="fcm-token-" + "a" * 40, platform="android")
+    follow_up = reminding.open_follow_up(
+        program=iop, patient=patient, kind=FollowUpItem.Kind.MISSED_SESSIONS, details="2 sessions missed in a row"
+    )
     # A session that has started, for taking attendance (Mon/Wed/Thu: one falls in any five days).
     attended = Booking.objects.active().filter(patient=patient, starts_at__lt=timezone.now()).order_by("-starts_at")
     return SimpleNamespace(
@@ -120,6 +134,10 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
         series=series,
         session=booking.session,
         past_session=attended.first().session,
+        checkin=checkin,
+        reminder=Reminder.objects.filter(checkin=checkin).first(),
+        device=device,
+        follow_up=follow_up,
         booking=booking,
         one_off_session=counselling.sessions.order_by("starts_at").first(),
         resident=resident,

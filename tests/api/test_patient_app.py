@@ -72,20 +72,21 @@ def test_care_shows_this_weeks_hours_against_the_target(me, world):
 
 def test_aftercare_plan_and_check_ins(api, world, other_patient_user):
     api.force_authenticate(other_patient_user)
-    plan = api.get("/api/v1/me/aftercare/").json()["plan"]
+    plan = api.get("/api/v1/me/aftercare/").json()
     assert plan["status"] == "active"
-    assert [c["offset_days"] for c in plan["checkins"]] == [7, 30, 90]
+    assert [c["day"] for c in plan["checkins"]] == [7, 30, 90]
     assert "Did well" not in str(plan)
 
 
 def test_no_aftercare_yet(me):
-    assert me.get("/api/v1/me/aftercare/").json() == {"plan": None}
+    response = me.get("/api/v1/me/aftercare/")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "no_aftercare_plan"
 
 
 def test_aftercare_is_gone_after_a_reversed_discharge(api, world, other_patient_user, site_clinician):
     journey.reverse_discharge(discharge=world.discharge, reason="In error", reversed_by=site_clinician)
     api.force_authenticate(other_patient_user)
-    assert api.get("/api/v1/me/aftercare/").json() == {"plan": None}
+    assert api.get("/api/v1/me/aftercare/").json()["error"]["code"] == "no_aftercare_plan"
 
 
 def test_the_calendar_feed_url_is_shown_once_and_rotates(me, client):

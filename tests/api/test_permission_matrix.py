@@ -28,6 +28,7 @@ class Case:
     body: str = ""  # the name of a body builder below
     clinical: bool = False  # front desk may not (a clinical action or a clinical list)
     admin_only: bool = False  # program admins (and superusers) only
+    who: str = ""  # for the patient app: "discharged" acts as the patient in aftercare, else the world's patient
 
 
 def _day(days: int = 0) -> str:
@@ -64,6 +65,9 @@ BODIES = {
     "book": lambda w: {"session": str(w.one_off_session.public_id), "patient": str(w.patient.public_id)},
     "response": lambda w: {"response": "confirmed"},
     "none": lambda w: {},
+    "device": lambda w: {"token": "fcm-token-" + "b" * 40, "platform": "ios"},
+    "answer": lambda w: {"mood": 4, "text": "Doing all right", "needs_help": False},
+    "resolve": lambda w: {"note": "Called; back next week"},
 }
 
 CASES: dict[tuple[str, str], Case] = {
@@ -76,7 +80,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/me/sessions/"): Case("me"),
     ("GET", "/api/v1/me/sessions/{id}/"): Case("me", "booking"),
     ("POST", "/api/v1/me/sessions/{id}/response/"): Case("me", "booking", body="response"),
-    ("GET", "/api/v1/me/aftercare/"): Case("me"),
+    ("GET", "/api/v1/me/aftercare/"): Case("me", who="discharged"),
+    ("GET", "/api/v1/me/aftercare/checkins/{id}/"): Case("me", "checkin", who="discharged"),
+    ("POST", "/api/v1/me/aftercare/checkins/{id}/answer/"): Case("me", "checkin", body="answer", who="discharged"),
+    ("GET", "/api/v1/me/devices/"): Case("me"),
+    ("POST", "/api/v1/me/devices/"): Case("me", body="device"),
+    ("DELETE", "/api/v1/me/devices/{id}/"): Case("me", "device"),
     ("GET", "/api/v1/me/calendar-feed/"): Case("me"),
     ("POST", "/api/v1/me/calendar-feed/"): Case("me", body="none"),
     ("DELETE", "/api/v1/me/calendar-feed/"): Case("me"),
@@ -120,6 +129,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/bookings/{id}/cancel/"): Case("staff", "booking", body="none"),
     ("GET", "/api/v1/compliance/below-minimum/"): Case("staff"),
     ("GET", "/api/v1/compliance/consecutive-absences/"): Case("staff"),
+    ("GET", "/api/v1/reminders/"): Case("staff"),
+    ("GET", "/api/v1/reminders/{id}/"): Case("staff", "reminder"),
+    ("GET", "/api/v1/follow-ups/"): Case("staff", clinical=True),
+    ("GET", "/api/v1/follow-ups/{id}/"): Case("staff", "follow_up", clinical=True),
+    ("POST", "/api/v1/follow-ups/{id}/resolve/"): Case("staff", "follow_up", body="resolve", clinical=True),
 }
 
 # Public by design (the token endpoints) and tested in test_conventions.
@@ -215,10 +229,15 @@ def test_front_desk_may_use_the_rest(api, world, front_desk, method, path):
 
 
 @pytest.mark.parametrize(("method", "path"), PARAMS)
-def test_the_right_person_succeeds(api, world, site_clinician, program_admin, patient_user, method, path):
+def test_the_right_person_succeeds(
+    api, world, site_clinician, program_admin, patient_user, other_patient_user, method, path
+):
     """So the refusals above are about who is asking, not about a broken request."""
     case = CASES[(method, path)]
-    user = patient_user if case.audience == "me" else program_admin if case.admin_only else site_clinician
+    if case.audience == "me":
+        user = other_patient_user if case.who == "discharged" else patient_user
+    else:
+        user = program_admin if case.admin_only else site_clinician
     api.force_authenticate(user)
     if_match = '"x"'
     if method == "PATCH":
