@@ -237,8 +237,13 @@ class Dispatch:
             "template and builds the e-mail, and records sends 25 to an UPDATE and a commit; a cProfile of the "
             "in-process dispatcher on this shared machine spent about half its time waiting on PostgreSQL and about "
             "a fifth in `content.render`. The worker's two processes share the 2 cores with PostgreSQL, Redis, the "
-            "bench and other engineers' test suites, so these rates are floors (one in-process dispatcher measured "
-            "about 1,400/s on a quieter machine). What would close it: fewer round trips per reminder (record a "
+            "bench and other engineers' test suites, so these rates are floors, and two processes gain nothing over "
+            "one here. The in-process rate also falls with the dataset (see the table: "
+            + ", ".join(f"{_scale_label(run)} {run[self.key]['in_process']['per_second']:,.0f}/s" for run in runs
+                        if (run.get(self.key) or {}).get("in_process"))
+            + "): some per-batch query grows with the tables, not yet diagnosed (first suspects: the target "
+            "loads and the claim's plan with many parked pending rows). What would close it: find that query; "
+            "fewer round trips per reminder (record a "
             "whole batch in one UPDATE, REMINDERS_RECORD_EVERY = REMINDERS_BATCH_SIZE, at the price of re-sending "
             "up to a batch under the same keys after a SIGKILL; larger batches), render once per site, day and "
             "template instead of per reminder, and measure on a quiet machine with more cores than dispatcher "
