@@ -35,6 +35,12 @@ ON CONFLICT DO NOTHING
 
 def _clear_window(from_on: dt.date) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
+        # The bookings' reminders first (the service plans them with the bookings; pending ones need a target).
+        cursor.execute(
+            "DELETE FROM reminders_reminder WHERE booking_id IN (SELECT b.id FROM scheduling_booking b "
+            "JOIN scheduling_session s ON s.id = b.session_id WHERE s.local_date >= %s)",
+            [from_on],
+        )
         cursor.execute(
             "DELETE FROM scheduling_booking WHERE session_id IN "
             "(SELECT id FROM scheduling_session WHERE local_date >= %s)",
@@ -44,6 +50,7 @@ def _clear_window(from_on: dt.date) -> None:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE scheduling_session")
         cursor.execute("VACUUM ANALYZE scheduling_booking")
+        cursor.execute("VACUUM ANALYZE reminders_reminder")
 
 
 def measure(*, today: dt.date, weeks: int) -> dict:

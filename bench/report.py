@@ -63,7 +63,7 @@ def write(results: dict, out: Path) -> Path:
 def _plots(runs: list[dict], out: Path) -> list[Path]:
     paths = []
     scales = [r["scale"] for r in runs]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     ax = axes[0][0]
     gen = [r.get("generation") for r in runs]
     if all(gen):
@@ -90,6 +90,23 @@ def _plots(runs: list[dict], out: Path) -> list[Path]:
     ax = axes[1][1]
     ax.plot(scales, [r["seed"]["seconds"] for r in runs], "o-", label="seeding")
     ax.set(title="Seeding time", xlabel="scale", ylabel="seconds")
+    ax.legend(fontsize=8)
+    ax = axes[0][2]
+    plan = [r.get("planning") for r in runs]
+    if all(plan):
+        ax.plot(scales, [p["service_seconds"] for p in plan], "o-", label="services.plan_for")
+        ax.plot(scales, [p["raw_seconds"] for p in plan], "s-", label="raw INSERT ... SELECT")
+    ax.set(title="Reminder planning (next 48 h)", xlabel="scale", ylabel="seconds")
+    ax.legend(fontsize=8)
+    ax = axes[1][2]
+    disp = [r.get("dispatch") for r in runs]
+    if all(d and d.get("celery") for d in disp):
+        ax.plot(scales, [d["celery"]["per_second"] for d in disp], "o-", label="Celery worker (2 processes)")
+        ax.plot(scales, [d["in_process"]["per_second"] for d in disp], "o--", label="one dispatcher in-process")
+        ax.plot(scales, [d["raw"]["per_second"] for d in disp], "s-", label="raw SKIP LOCKED loop")
+        ax.axhline(1000, color="grey", linestyle=":", label="target 1,000/s")
+        ax.set_yscale("log")
+    ax.set(title="Dispatch throughput", xlabel="scale", ylabel="reminders / second")
     ax.legend(fontsize=8)
     fig.suptitle("How each figure grows with scale (1 = 20 sites, 5,000 patients, 500 series)")
     fig.tight_layout()

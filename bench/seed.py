@@ -150,8 +150,8 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
             "programs_program",
             ["id", "site_id", "name", "asam_level", "capacity", "time_zone", "is_active", "residential_min_days",
              "residential_max_days", "iop_min_weekly_hours_adult", "iop_min_weekly_hours_adolescent",
-             "iop_max_weekly_hours", "aftercare_checkin_offsets"],
-            [(p, s, name, level, cap, tz, True, 30, 90, 9, 6, 19, [7, 30, 90])
+             "iop_max_weekly_hours", "aftercare_checkin_offsets", "session_reminder_hours"],
+            [(p, s, name, level, cap, tz, True, 30, 90, 9, 6, 19, [7, 30, 90], [24, 2])
              for p, s, name, level, cap, tz in programs],
         )  # fmt: skip
         beds = {s: [(s - 1) * BEDS_PER_SITE + b for b in range(1, BEDS_PER_SITE + 1)] for s in range(1, n_sites + 1)}

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic.errors import InvalidInput, NotFound
@@ -23,48 +23,45 @@ from reminders.targets import TARGETS
 STOP_KEYWORDS = frozenset({"STOP", "QUIT", "END", "REVOKE", "OPT OUT", "OPTOUT", "CANCEL", "UNSUBSCRIBE", "STOPALL"})
 START_KEYWORDS = frozenset({"START", "UNSTOP"})
 
-_INSERT_CHUNK = 2000
-
-
 # --- planning -------------------------------------------------------------------------------
 
 
 def plan_for(*, target: str, ids: Iterable[int] | None = None, now: dt.datetime | None = None) -> int:
     """Create the reminders the targets want (one row per planned reminder and channel); existing ones stay.
 
-    Set-based and idempotent: ``INSERT ... ON CONFLICT DO NOTHING`` on the unique
-    idempotency key, so the sweep, a retried task and the call right after a
-    target is created can all run it at once without duplicates. Returns the rows offered.
+    Set-based and idempotent: one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` on the
+    unique idempotency key (the target's ``plan_sql`` times the channels), so the sweep, a
+    retried task and the call right after a target is created can all run it at once without
+    duplicates, and planning a thousand targets costs what planning one does plus the rows.
+    Returns the rows offered (planned reminders times channels, inserted or already there).
     """
     now = now or timezone.now()
     kind = TARGETS[target]
-    channels = settings.REMINDERS_CHANNELS
-    offered = 0
-    batch: list[Reminder] = []
-    for planned in kind.plan(ids=ids, now=now):
-        for channel in channels:
-            batch.append(
-                Reminder(
-                    patient_id=planned.patient_id,
-                    kind=planned.kind,
-                    channel=channel,
-                    due_at=planned.due_at,
-                    event_at=planned.event_at,
-                    send_after=planned.due_at,
-                    idempotency_key=f"{planned.key}:{channel}",
-                    **{f"{kind.fk_field}_id": planned.target_id},
-                )
-            )
-        if len(batch) >= _INSERT_CHUNK:
-            offered += _insert(batch)
-            batch = []
-    return offered + _insert(batch)
-
-
-def _insert(rows: list[Reminder]) -> int:
-    if rows:
-        Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    return len(rows)
+    if ids is not None:
+        ids = list(ids)
+        if not ids:
+            return 0
+    planned_sql, params = kind.plan_sql(ids=ids, now=now)
+    fk_column = Reminder._meta.get_field(kind.fk_field).column
+    sql = f"""
+        WITH planned AS ({planned_sql}),
+        inserted AS (
+            INSERT INTO {Reminder._meta.db_table} (public_id, created_at, updated_at, patient_id, {fk_column}, kind,
+                        channel, due_at, event_at, send_after, status, status_reason, attempts, last_error,
+                        provider_message_id, idempotency_key)
+            SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, p.patient_id, p.target_id, p.kind, ch.channel, p.due_at,
+                   p.event_at, p.due_at, %(pending)s, '', 0, '', '', p.key || ':' || ch.channel
+              FROM planned p CROSS JOIN unnest(%(channels)s::text[]) AS ch(channel)
+            ON CONFLICT DO NOTHING
+            RETURNING 1)
+        SELECT (SELECT count(*) FROM planned), (SELECT count(*) FROM inserted)
+    """
+    channels = list(settings.REMINDERS_CHANNELS)
+    params = {**params, "stamp": timezone.now(), "pending": ReminderStatus.PENDING, "channels": channels}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        planned, _inserted = cursor.fetchone()
+    return planned * len(channels)
 
 
 def cancel_for(*, target: str, ids: Iterable[int]) -> int:

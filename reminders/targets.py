@@ -4,9 +4,12 @@ A target kind (an aftercare check-in now, a session booking later) tells the
 pipeline four things, all set-based so planning and dispatch stay a handful of
 queries however many rows there are:
 
-* ``plan(ids=None, now=...)``: the reminders it wants, as ``PlannedReminder`` values
-  (key, patient, kind, due time, event time). ``ids=None`` means every live target
-  (the periodic sweep); a list restricts it to those targets (right after they are created).
+* ``plan_sql(ids=None, now=...)``: the reminders it wants, as one SELECT of
+  ``(target_id, patient_id, kind, due_at, event_at, key)`` that ``services.plan_for`` turns
+  into a single ``INSERT ... SELECT`` (planning never loops over rows in Python).
+  ``ids=None`` means every live target (the periodic sweep); a list restricts it to those
+  targets (right after they are created). ``plan(...)`` is the same plan written out in
+  Python, as ``PlannedReminder`` values: the readable reference the tests hold the SQL to.
 * ``stale()``: pending/sending reminders whose target is no longer valid, as a
   queryset the planner cancels in one UPDATE.
 * ``load(ids)``: the targets of a batch, with what ``is_still_valid`` and ``details`` read.
@@ -31,9 +34,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
 
-from programs.models import AftercareCheckIn, AftercarePlan, Site
+from patients.models import Patient
+from programs.models import AftercareCheckIn, AftercarePlan, Program, Site
 from reminders.models import Reminder, ReminderStatus
-from scheduling.models import Booking, SessionStatus
+from scheduling.models import Booking, Session, SessionSeries, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class ReminderTarget(Protocol):
     fk_field: str
 
     def plan(self, *, ids: Iterable[int] | None, now: dt.datetime) -> Iterable[PlannedReminder]: ...
+
+    def plan_sql(self, *, ids: Iterable[int] | None, now: dt.datetime) -> tuple[str, dict[str, Any]]: ...
 
     def stale(self) -> QuerySet[Reminder]: ...
 
@@ -111,6 +117,34 @@ class CheckInTarget:
                     event_at=event_at,
                     key=f"checkin:{public_id}:{due_on:%Y%m%d}:{kind}",
                 )
+
+    def plan_sql(self, *, ids: Iterable[int] | None, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+        schedule = settings.REMINDERS_CHECKIN_SCHEDULE
+        local_day_end = "(c.due_on + 1)::timestamp AT TIME ZONE pt.time_zone"
+        sql = f"""
+            SELECT c.id AS target_id, pl.patient_id, k.kind,
+                   (c.due_on + k.day_offset + k.at) AT TIME ZONE pt.time_zone AS due_at, {local_day_end} AS event_at,
+                   'checkin:' || c.public_id || ':' || to_char(c.due_on, 'YYYYMMDD') || ':' || k.kind AS key
+              FROM {AftercareCheckIn._meta.db_table} c
+              JOIN {AftercarePlan._meta.db_table} pl ON pl.id = c.plan_id
+              JOIN {Patient._meta.db_table} pt ON pt.id = pl.patient_id
+             CROSS JOIN unnest(%(kinds)s::text[], %(offsets)s::int[], %(times)s::time[]) AS k(kind, day_offset, at)
+             WHERE c.status = %(scheduled)s AND pl.status = %(active)s AND c.due_on >= %(since)s
+               AND {local_day_end} > %(now)s
+        """
+        params = {
+            "kinds": list(schedule),
+            "offsets": [offset for offset, _ in schedule.values()],
+            "times": [at for _, at in schedule.values()],
+            "scheduled": AftercareCheckIn.Status.SCHEDULED,
+            "active": AftercarePlan.Status.ACTIVE,
+            "since": (now - dt.timedelta(days=1)).date(),
+            "now": now,
+        }
+        if ids is not None:
+            sql += " AND c.id = ANY(%(ids)s)"
+            params["ids"] = list(ids)
+        return sql, params
 
     def stale(self) -> QuerySet[Reminder]:
         return Reminder.objects.filter(checkin__isnull=False).exclude(
@@ -161,6 +195,30 @@ class BookingTarget:
                     # The start is in the key: a moved session plans new reminders, the old ones go stale.
                     key=f"booking:{public_id}:{starts_at:%Y%m%dT%H%MZ}:{kind}",
                 )
+
+    def plan_sql(self, *, ids: Iterable[int] | None, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+        sql = f"""
+            SELECT b.id AS target_id, b.patient_id, h.before || 'h' AS kind,
+                   s.starts_at - make_interval(hours => h.before) AS due_at, s.starts_at AS event_at,
+                   'booking:' || b.public_id || ':' || to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MI"Z"')
+                   || ':' || h.before || 'h' AS key
+              FROM {Booking._meta.db_table} b
+              JOIN {Session._meta.db_table} s ON s.id = b.session_id
+              JOIN {SessionSeries._meta.db_table} ss ON ss.id = s.series_id
+              JOIN {Program._meta.db_table} p ON p.id = ss.program_id
+             CROSS JOIN LATERAL (SELECT DISTINCT unnest(p.session_reminder_hours) AS before) AS h
+             WHERE b.cancelled_at IS NULL AND s.status = %(scheduled)s
+               AND s.starts_at > %(now)s AND s.starts_at <= %(horizon)s
+        """
+        params = {
+            "scheduled": SessionStatus.SCHEDULED,
+            "now": now,
+            "horizon": now + dt.timedelta(hours=settings.REMINDERS_PLANNING_HORIZON_HOURS),
+        }
+        if ids is not None:
+            sql += " AND b.id = ANY(%(ids)s)"
+            params["ids"] = list(ids)
+        return sql, params
 
     def stale(self) -> QuerySet[Reminder]:
         return Reminder.objects.filter(booking__isnull=False).exclude(

@@ -1,35 +1,15 @@
 """The reliability suite: races and faults against the real PostgreSQL, Redis and a real Celery worker.
 
 Each test adds a line to a summary (what it tried, what held, with figures) that is
-printed at the end of the run, so a CI log shows more than a row of dots.
+printed at the end of the run, so a CI log shows more than a row of dots. The reminder
+pipeline's fault scenarios (tests/reminders/test_pipeline.py) report into the same summary.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from tests.findings import FINDINGS, Finding, report
 
-import pytest
-
-
-@dataclass
-class Finding:
-    scenario: str
-    tried: str
-    held: str
-    ok: bool
-
-
-FINDINGS: list[Finding] = []
-
-
-@pytest.fixture
-def report():
-    """Record what a test tried and what held: ``report(scenario, tried, held, ok)``."""
-
-    def add(scenario: str, tried: str, held: str, ok: bool) -> None:
-        FINDINGS.append(Finding(scenario, tried, held, ok))
-
-    return add
+__all__ = ["FINDINGS", "Finding", "report"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -20,6 +20,7 @@ from reminders.channels import _backend
 from reminders.channels.console import LocmemChannel
 from reminders.models import Reminder, ReminderStatus
 from tests.factories import PatientFactory, ProgramFactory, UserFactory
+from tests.findings import report  # noqa: F401 - the reliability summary's fixture
 from tests.reminders.fakes import FakeFcm, FakeSmtp, FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[2]

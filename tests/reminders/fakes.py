@@ -103,7 +103,9 @@ class _TwilioHandler(_Handler):
             elif mode in ("ok", "timeout"):
                 sid = f"SM{number:032d}"
                 fake.by_key[key] = sid
-                fake.log.created.append({"key": key, "to": form.get("To"), "body": form.get("Body"), "sid": sid})
+                fake.log.created.append(
+                    {"key": key, "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"), "sid": sid}
+                )
         if fake.delay:
             time.sleep(fake.delay)
         if mode in ("500", "429", "400"):

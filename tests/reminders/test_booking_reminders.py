@@ -219,3 +219,34 @@ def test_presence_breaks_the_run(past_sessions, patient, clinician):
     _mark(second, patient, Attendance.PRESENT, clinician)
     _mark(third, patient, Attendance.ABSENT, clinician)
     assert not FollowUpItem.objects.exists()
+
+
+def test_the_sql_planner_writes_exactly_what_the_python_reference_plans(booked, make_checkin, today, settings):
+    """``plan_for`` runs each target's ``plan_sql``; ``plan()`` is the readable reference it must equal, row for row."""
+    from reminders import services as reminder_services
+    from reminders.targets import TARGETS
+
+    make_checkin(due_on=today + dt.timedelta(days=1), time_zone="America/Chicago")
+    make_checkin(due_on=today + dt.timedelta(days=2), time_zone="Asia/Kolkata")  # a half-hour offset
+    settings.REMINDERS_CHANNELS = ["sms", "email"]
+    now = timezone.now()
+    Reminder.objects.all().delete()
+    for name, kind in TARGETS.items():
+        expected = {
+            (p.target_id, p.patient_id, p.kind, p.due_at, p.event_at, p.due_at, f"{p.key}:{channel}", channel)
+            for p in kind.plan(ids=None, now=now)
+            for channel in settings.REMINDERS_CHANNELS
+        }
+        assert expected, name
+        assert reminder_services.plan_for(target=name, now=now) == len(expected)
+        rows = Reminder.objects.filter(**{f"{kind.fk_field}__isnull": False})
+        written = {
+            (getattr(r, f"{kind.fk_field}_id"), r.patient_id, r.kind, r.due_at, r.event_at, r.send_after,
+             r.idempotency_key, r.channel)
+            for r in rows
+        }  # fmt: skip
+        assert written == expected, name
+        assert {r.status for r in rows} == {ReminderStatus.PENDING}
+        # Planning again offers the same rows and writes none.
+        assert reminder_services.plan_for(target=name, now=now) == len(expected)
+        assert rows.count() == len(expected)

@@ -17,6 +17,7 @@ def test_twilio_channel_posts_the_form_with_basic_auth_and_the_idempotency_key(t
     assert created == {
         "key": "k1",
         "to": "+14155550123",
+        "from": "+14155550000",
         "body": "Riverside Health: reminder.",
         "sid": result.provider_message_id,
     }

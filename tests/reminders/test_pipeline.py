@@ -69,7 +69,7 @@ def test_due_reminders_go_out_once_on_each_channel_through_the_worker(
 
 
 @pytest.mark.reliability
-def test_a_provider_failing_half_the_time_and_timing_out(celery_worker, make_checkin, today, twilio, settings):
+def test_a_provider_failing_half_the_time_and_timing_out(celery_worker, make_checkin, today, twilio, settings, report):
     settings.REMINDERS_CHANNELS = ["sms"]
     settings.REMINDERS_RETRY_BASE_SECONDS = 0.05
     settings.REMINDERS_RETRY_MAX_SECONDS = 0.3
@@ -103,6 +103,15 @@ def test_a_provider_failing_half_the_time_and_timing_out(celery_worker, make_che
 
     per_key = twilio.log.per_key()
     sent = Reminder.objects.filter(status=ReminderStatus.SENT)
+    report(
+        "SMS provider failing half the time and timing out",
+        "14 due texts through a real worker; the fake Twilio answers 500 to half the first tries, times out "
+        "a third of the numbers twice, always refuses one number (400) and always fails another (500)",
+        f"{sent.count()} sent, each key accepted once ({twilio.log.repeats} repeats of an accepted key re-sent after "
+        f"a timeout, same key); {Reminder.objects.filter(status=ReminderStatus.FAILED).count()} failed with the "
+        f"error kept; max attempts {max(r.attempts for r in sent)}",
+        sent.count() == 12 and all(per_key[r.idempotency_key] == 1 for r in sent) and sum(per_key.values()) == 12,
+    )
     assert sent.count() == 12
     assert all(per_key[r.idempotency_key] == 1 for r in sent)
     assert sum(per_key.values()) == 12  # nothing delivered for the two failing numbers, nothing twice
@@ -145,7 +154,7 @@ def _assert_exactly_once(fake: FakeTwilio, *, cancelled) -> None:
 
 
 @pytest.mark.reliability
-def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(make_checkin, today, worker_env, settings):
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(make_checkin, today, worker_env, settings, report):
     settings.REMINDERS_CHANNELS = ["sms"]
     checkins = due_now(24, make_checkin, today)
     cancel(checkins[-1])
@@ -167,14 +176,21 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(make_checki
             )
         finally:
             second.stop()
-        print(f"\nSIGKILL: {in_flight} rows in flight at the kill, {fake.log.repeats} re-sent with the same key")
+    sent = Reminder.objects.filter(status=ReminderStatus.SENT).count()
+    report(
+        "Reminder worker killed with SIGKILL mid-batch",
+        "24 due texts (one cancelled) through a prefork worker, SIGKILLed after 6 sends; a second worker then",
+        f"{in_flight} rows in flight at the kill came back after their lease; {sent} sent, each key accepted "
+        f"once ({fake.log.repeats} re-sent under the same key); none for the cancelled booking",
+        in_flight > 0 and sent == 23 and all(n == 1 for n in fake.log.per_key().values()),
+    )
     assert in_flight > 0
     _assert_exactly_once(fake, cancelled=checkins[-1])
-    assert Reminder.objects.filter(status=ReminderStatus.SENT).count() == 23
+    assert sent == 23
 
 
 @pytest.mark.reliability
-def test_redis_restarted_during_dispatch(make_checkin, today, worker_env, settings, tmp_path):
+def test_redis_restarted_during_dispatch(make_checkin, today, worker_env, settings, tmp_path, report):
     # A missing redis-server is a broken machine, not a reason to pass quietly.
     assert shutil.which("redis-server"), "this fault test starts its own redis-server; install redis-server"
     settings.REMINDERS_CHANNELS = ["sms"]
@@ -211,5 +227,57 @@ def test_redis_restarted_during_dispatch(make_checkin, today, worker_env, settin
             worker.stop()
             redis.terminate()
             redis.wait(timeout=5)
+    sent = Reminder.objects.filter(status=ReminderStatus.SENT).count()
+    report(
+        "Redis restarted during dispatch",
+        "24 due texts (one cancelled); the broker stopped after 3 sends and restarted empty, beat re-sent",
+        f"{sent} sent, each key accepted once ({fake.log.repeats} re-sent under the same key); none for the "
+        "cancelled booking; no task state needed to survive the restart",
+        sent == 23 and all(n == 1 for n in fake.log.per_key().values()),
+    )
     _assert_exactly_once(fake, cancelled=checkins[0])
-    assert Reminder.objects.filter(status=ReminderStatus.SENT).count() == 23
+    assert sent == 23
+
+
+@pytest.mark.reliability
+def test_two_workers_dispatching_the_same_due_reminders(make_checkin, today, worker_env, settings, report):
+    """Two worker sets, each with its own beat and queue, claim the same due rows at once: each sent exactly once."""
+    settings.REMINDERS_CHANNELS = ["sms"]
+    checkins = due_now(40, make_checkin, today)
+    cancel(checkins[0])
+    with FakeTwilio(delay=0.02) as fake:
+        workers, queues = [], []
+        for sender in ("+14155550001", "+14155550002"):
+            queue = f"{worker_env['CELERY_TASK_DEFAULT_QUEUE']}-{sender[-1]}"
+            env = _worker_env(worker_env, fake, CELERY_TASK_DEFAULT_QUEUE=queue, REMINDERS_TWILIO_FROM_NUMBER=sender,
+                              REMINDERS_LEASE_SECONDS="30")  # fmt: skip
+            workers.append(WorkerProcess(env=env).start())
+            queues.append(queue)
+        try:
+            for queue in queues:  # two beats at once, each fanning out to its own worker's two processes
+                _send(tasks.dispatch_due_reminders, queue=queue)
+            done = run_until(all_final, timeout=30, every=0.2)
+        finally:
+            for worker in workers:
+                worker.stop()
+    sent = list(Reminder.objects.filter(status=ReminderStatus.SENT))
+    per_key = fake.log.per_key()
+    by_worker = Counter(m["from"] for m in fake.log.created)
+    twice = sum(1 for n in per_key.values() if n > 1) + fake.log.repeats
+    ok = (
+        done
+        and len(sent) == 39
+        and twice == 0
+        and set(per_key) == {r.idempotency_key for r in sent}
+        and all(r.attempts == 1 for r in sent)
+        and not Reminder.objects.filter(checkin=checkins[0], status=ReminderStatus.SENT).exists()
+    )
+    report(
+        "Two workers dispatching the same due reminders",
+        "40 due texts (one cancelled); two prefork workers (2 processes each) on their own queues, each sent a "
+        "beat at the same moment, so four processes claim the same rows in batches of 4",
+        f"{len(sent)} sent, {twice} keys posted twice, every row claimed once; split between the workers "
+        f"{sorted(by_worker.values())}; none for the cancelled check-in",
+        ok,
+    )
+    assert ok, (done, len(sent), twice, by_worker)
