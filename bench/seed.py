@@ -264,7 +264,9 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
         for offset in (7, 30, 90):
             due = ended_on + dt.timedelta(days=offset)
             status = ("completed" if rng.random() < 0.8 else "missed") if due < today else "scheduled"
-            checkins.append((plan_id, offset, due, status, timezone.now() if status == "completed" else None))
+            # COPY applies no Django defaults: the answer columns are given explicitly (no answer yet).
+            completed_at = timezone.now() if status == "completed" else None
+            checkins.append((plan_id, offset, due, status, completed_at, "", False))
 
     for site, queue in by_site.items():
         queue = list(queue)
@@ -364,10 +366,10 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
             plans,
         )  # fmt: skip
         result.rows["aftercare_checkins"] = _copy(
-            "programs_aftercarecheckin", ["plan_id", "offset_days", "due_on", "status", "completed_at"], checkins
+            "programs_aftercarecheckin",
+            ["plan_id", "offset_days", "due_on", "status", "completed_at", "answer_text", "needs_help"],
+            checkins,
         )
-        _sql("UPDATE programs_bed b SET status = 'occupied' FROM programs_placement p "
-             "WHERE p.bed_id = b.id AND p.ended_on IS NULL AND p.cancelled_at IS NULL")  # fmt: skip
         _reset_sequences(["programs_treatmentepisode", "programs_placement", "programs_transition",
                           "programs_discharge", "programs_aftercareplan", "programs_aftercarecheckin"])  # fmt: skip
     step("histories written")
@@ -417,9 +419,9 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
         result.rows["past_one_off_bookings"] = _sql(
             """
             INSERT INTO scheduling_booking (public_id, created_at, updated_at, session_id, patient_id, placement_id,
-                source, starts_at, ends_at, cancel_reason, attendance)
+                source, starts_at, ends_at, cancel_reason, attendance, patient_response)
             SELECT DISTINCT ON (s.id) gen_random_uuid(), now(), now(), s.id, p.patient_id, p.id, 'one_off',
-                   s.starts_at, s.ends_at, '', ''
+                   s.starts_at, s.ends_at, '', '', ''
               FROM scheduling_session s
               JOIN scheduling_sessionseries ss ON ss.id = s.series_id AND NOT ss.books_enrolled
               JOIN programs_placement p ON p.program_id = ss.program_id AND p.cancelled_at IS NULL

@@ -88,7 +88,7 @@ SELECT s.public_id AS id, ss.name, ss.kind, s.starts_at, s.ends_at, s.status, s.
   JOIN programs_site si ON si.id = pr.site_id
  WHERE pt.user_id = %s AND s.ends_at >= now()
  ORDER BY s.starts_at, s.id
- LIMIT 50
+ LIMIT 25
 """
 
 CENSUS_SQL = """
