@@ -15,7 +15,7 @@ from clinic.api.versioning import required_version
 from clinic.models import AuditAction, AuditCategory
 from clinic.versioning import etag_for
 from patients import services
-from patients.models import Patient
+from patients.models import ConsentMeans, Patient
 from patients.validators import validate_time_zone
 from programs import selectors as program_selectors
 from scheduling import selectors as schedule_selectors
@@ -69,12 +69,6 @@ class _MeView(GenericAPIView):
         response["ETag"] = etag_for(patient)
         return response
 
-
-class ProfileView(_MeView):
-    """Your profile. Names and date of birth are changed by the clinic; contact details by you."""
-
-    serializer_class = ProfileSerializer
-
     def get(self, request):
         self._audit(AuditAction.VIEW)
         return self._respond(self.get_object())
@@ -84,11 +78,18 @@ class ProfileView(_MeView):
         expected = required_version(request)
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        patient = services.update_patient(
-            patient=self.get_object(), expected_version=expected, **serializer.validated_data
-        )
+        patient = self._apply(dict(serializer.validated_data), expected_version=expected)
         self._audit(AuditAction.CHANGE, ", ".join(sorted(serializer.validated_data)))
         return self._respond(patient)
+
+    def _apply(self, changes: dict, *, expected_version: str) -> Patient:
+        return services.update_patient(patient=self.get_object(), expected_version=expected_version, **changes)
+
+
+class ProfileView(_MeView):
+    """Your profile. Names and date of birth are changed by the clinic; contact details by you."""
+
+    serializer_class = ProfileSerializer
 
 
 class PreferencesView(_MeView):
@@ -97,24 +98,15 @@ class PreferencesView(_MeView):
     serializer_class = PreferencesSerializer
     audit_category = AuditCategory.MESSAGING
 
-    def get(self, request):
-        self._audit(AuditAction.VIEW)
-        return self._respond(self.get_object())
-
-    @extend_schema(parameters=[IF_MATCH])
-    def patch(self, request):
-        expected = required_version(request)
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
+    def _apply(self, changes: dict, *, expected_version: str) -> Patient:
         consent = changes.pop("has_messaging_consent", None)
-        patient = services.update_patient(patient=self.get_object(), expected_version=expected, **changes)
+        patient = super()._apply(changes, expected_version=expected_version)
+        by = {"patient": patient, "means": ConsentMeans.APP, "recorded_by": self.request.user}
         if consent is True and not patient.has_messaging_consent:
-            patient = services.give_messaging_consent(patient=patient)
+            patient = services.give_messaging_consent(**by)
         elif consent is False:
-            patient = services.revoke_messaging_consent(patient=patient)
-        self._audit(AuditAction.CHANGE, ", ".join(sorted(serializer.validated_data)))
-        return self._respond(patient)
+            patient = services.revoke_messaging_consent(**by)
+        return patient
 
 
 # Patient-friendly words for the journey: what the patient app shows, not clinical codes.

@@ -25,8 +25,24 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+class _AgainstTheBand:
+    """Hours of a week judged against the ASAM band (needs scheduled/attended/minimum/maximum hours)."""
+
+    @property
+    def below_minimum_scheduled(self) -> bool:
+        return self.scheduled_hours < self.minimum_hours
+
+    @property
+    def below_minimum_attended(self) -> bool:
+        return self.attended_hours < self.minimum_hours
+
+    @property
+    def above_maximum(self) -> bool:
+        return self.scheduled_hours > self.maximum_hours
+
+
 @dataclass(frozen=True)
-class WeeklyHours:
+class WeeklyHours(_AgainstTheBand):
     """One IOP enrollment's week, Monday to Sunday in the program's time zone."""
 
     enrollment: Placement
@@ -41,18 +57,6 @@ class WeeklyHours:
     @property
     def patient(self) -> Patient:
         return self.enrollment.patient
-
-    @property
-    def below_minimum_scheduled(self) -> bool:
-        return self.scheduled_hours < self.minimum_hours
-
-    @property
-    def below_minimum_attended(self) -> bool:
-        return self.attended_hours < self.minimum_hours
-
-    @property
-    def above_maximum(self) -> bool:
-        return self.scheduled_hours > self.maximum_hours
 
 
 def weekly_hours(
@@ -260,7 +264,7 @@ def iop_consecutive_absences(*, programs=None, n: int = ABSENCE_RUN) -> QuerySet
 
 
 @dataclass(frozen=True)
-class PatientWeek:
+class PatientWeek(_AgainstTheBand):
     """One week of a patient's IOP sessions against the program's band."""
 
     week_start: dt.date
@@ -271,18 +275,6 @@ class PatientWeek:
     maximum_hours: Decimal
     partial_week: bool
     complete: bool  # the week is over, so attended hours are final
-
-    @property
-    def below_minimum_scheduled(self) -> bool:
-        return self.scheduled_hours < self.minimum_hours
-
-    @property
-    def below_minimum_attended(self) -> bool:
-        return self.attended_hours < self.minimum_hours
-
-    @property
-    def above_maximum(self) -> bool:
-        return self.scheduled_hours > self.maximum_hours
 
 
 @dataclass(frozen=True)
