@@ -1,6 +1,7 @@
 """The API's shared conventions: one error body, JWT auth, throttling, a valid OpenAPI schema."""
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -57,3 +58,22 @@ def test_swagger_ui_is_served_without_a_cdn(client):
     page = client.get(reverse("api-docs"))
     assert page.status_code == 200
     assert b"cdn.jsdelivr" not in page.content and b"swagger-ui" in page.content
+
+
+def test_failed_token_requests_count_towards_the_account_lockout(api, patient_user, other_patient_user, settings):
+    """The token endpoint goes through the same lockout as the admin login (django-axes)."""
+
+    def token(username, password):
+        return api.post(reverse("api:token"), {"username": username, "password": password})
+
+    # Control: one failure short of the limit, the right password still gets a token.
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert token("sam.patient", "wrong").status_code == 401
+    assert "access" in token("sam.patient", PASSWORD).json()
+    cache.clear()  # the per-client throttle (tested above) is a separate mechanism from the lockout
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert token("alex.patient", "wrong").status_code == 401
+    locked = token("alex.patient", PASSWORD)
+
+    assert locked.status_code == 401 and locked.json()["error"]["code"] == "authentication_failed"
