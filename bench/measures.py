@@ -241,12 +241,13 @@ class Dispatch:
             "one here. The in-process rate also falls with the dataset (see the table: "
             + ", ".join(f"{_scale_label(run)} {run[self.key]['in_process']['per_second']:,.0f}/s" for run in runs
                         if (run.get(self.key) or {}).get("in_process"))
-            + "): some per-batch query grows with the tables, not yet diagnosed (first suspects: the target "
-            "loads and the claim's plan with many parked pending rows). What would close it: find that query; "
-            "fewer round trips per reminder (record a "
-            "whole batch in one UPDATE, REMINDERS_RECORD_EVERY = REMINDERS_BATCH_SIZE, at the price of re-sending "
-            "up to a batch under the same keys after a SIGKILL; larger batches), render once per site, day and "
-            "template instead of per reminder, and measure on a quiet machine with more cores than dispatcher "
+            + "). It had been one query per reminder: the sender's site profile was read for each message "
+            "(each booking brings its own Site instance); the targets now load it with the batch, and "
+            "tests/reminders/test_dispatch_queries.py holds a batch of 12 to the queries of a batch of 3. What "
+            "would close the rest: fewer round trips per reminder (record a whole batch in one UPDATE, "
+            "REMINDERS_RECORD_EVERY = REMINDERS_BATCH_SIZE, at the price of re-sending up to a batch under the same "
+            "keys after a SIGKILL; larger batches), load only the columns the rules and templates read, render once "
+            "per site, day and template instead of per reminder, and measure on a quiet machine with more cores than dispatcher "
             "processes."
         )  # fmt: skip
         figure = (f"{c['per_second']:,.0f}/s ({c['sent']:,} of {d['rows']:,} sent), {c['duplicates']} duplicates; "

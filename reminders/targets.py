@@ -152,7 +152,8 @@ class CheckInTarget:
         )
 
     def load(self, ids: Iterable[int]) -> dict[int, AftercareCheckIn]:
-        return AftercareCheckIn.objects.select_related("plan__program__site").in_bulk(list(ids))
+        # The site's messaging profile rides along: the sender of every message is read from it.
+        return AftercareCheckIn.objects.select_related("plan__program__site__messaging_profile").in_bulk(list(ids))
 
     def is_still_valid(self, target: AftercareCheckIn, *, now: dt.datetime) -> bool:
         return target.status == AftercareCheckIn.Status.SCHEDULED and target.plan.status == AftercarePlan.Status.ACTIVE
@@ -228,7 +229,8 @@ class BookingTarget:
         )
 
     def load(self, ids: Iterable[int]) -> dict[int, Booking]:
-        return Booking.objects.select_related("session__series__program__site").in_bulk(list(ids))
+        # The site's messaging profile rides along: the sender of every message is read from it.
+        return Booking.objects.select_related("session__series__program__site__messaging_profile").in_bulk(list(ids))
 
     def is_still_valid(self, target: Booking, *, now: dt.datetime) -> bool:
         return target.cancelled_at is None and target.session.status == SessionStatus.SCHEDULED
