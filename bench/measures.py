@@ -247,8 +247,8 @@ class Dispatch:
             "would close the rest: fewer round trips per reminder (record a whole batch in one UPDATE, "
             "REMINDERS_RECORD_EVERY = REMINDERS_BATCH_SIZE, at the price of re-sending up to a batch under the same "
             "keys after a SIGKILL; larger batches), load only the columns the rules and templates read, render once "
-            "per site, day and template instead of per reminder, and measure on a quiet machine with more cores than dispatcher "
-            "processes."
+            "per site, day and template instead of per reminder, and measure on a quiet machine with more cores "
+            "than dispatcher processes."
         )  # fmt: skip
         figure = (f"{c['per_second']:,.0f}/s ({c['sent']:,} of {d['rows']:,} sent), {c['duplicates']} duplicates; "
                   f"lateness p50 {c['lateness_p50_s']} s, p99 {c['lateness_p99_s']} s; raw {r['per_second']:,.0f}/s "
