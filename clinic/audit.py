@@ -78,12 +78,14 @@ def record(
     detail: str = "",
     user=None,
     username: str = "",
+    path: str | None = None,
 ) -> list[AuditEvent]:
     """Record one access: one row per patient (or one row with no patient, for logins and the like).
 
     ``patients`` takes Patient objects or ids. ``detail`` holds field names or
     filters, never values. ``user`` defaults to ``request.user``; ``username``
-    is for failed logins, where there is no user.
+    is for failed logins, where there is no user. ``path`` replaces the request's path
+    where the path itself is a secret (a calendar feed's capability URL).
     """
     http = _http_request(request) if request is not None else None
     if user is None and request is not None:
@@ -102,7 +104,7 @@ def record(
         "category": category,
         "object_type": obj._meta.label_lower if obj is not None else "",
         "object_id": str(getattr(obj, "public_id", None) or getattr(obj, "pk", "") or "") if obj is not None else "",
-        "path": (http.path if http is not None else "")[:300],
+        "path": (path if path is not None else http.path if http is not None else "")[:300],
         "request_id": getattr(http, "request_id", "") if http is not None else "",
         "detail": detail[:300],
     }

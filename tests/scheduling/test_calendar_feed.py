@@ -73,3 +73,16 @@ def test_the_feed_shows_only_the_patients_own_active_bookings(client, booked_pat
 
     assert f"{booking.public_id}@appointments" not in uids
     assert uids == {f"{b.public_id}@appointments" for b in other_patient.bookings.active()}
+
+
+def test_reading_the_feed_is_in_the_audit_trail_without_the_token(client, booked_patient):
+    from clinic.models import AuditEvent
+
+    token = services.issue_calendar_feed(patient=booked_patient)
+
+    client.get(f"/calendar/{token}.ics", HTTP_USER_AGENT="Calendar/1.0")
+
+    event = AuditEvent.objects.get(patient=booked_patient, detail="calendar feed")
+    assert (event.action, event.category, event.user) == ("view", "schedule", None)
+    assert event.user_agent == "Calendar/1.0" and event.ip_address
+    assert token not in event.path and token not in str(AuditEvent.objects.values_list())
