@@ -28,7 +28,7 @@ from operator import or_
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 
 class Role(models.TextChoices):
@@ -229,10 +229,10 @@ def visible_patients(user) -> QuerySet:
         return Patient.objects.filter(pk=_patient_id_of(user))
     if role in STAFF_ROLES:
         sites = _member_site_ids(user)
-        placed_here = Placement.objects.filter(
-            patient=OuterRef("pk"), program__site__in=sites, cancelled_at__isnull=True
-        )
-        return Patient.objects.filter(Q(registered_site__in=sites) | Exists(placed_here))
+        # An uncorrelated IN: PostgreSQL hashes the site's placements once. A correlated EXISTS was
+        # run once per patient row (81 ms for a 50-patient page over 5,000 patients; see bench/).
+        placed_here = Placement.objects.filter(program__site__in=sites, cancelled_at__isnull=True).values("patient_id")
+        return Patient.objects.filter(Q(registered_site__in=sites) | Q(pk__in=placed_here))
     return Patient.objects.none()
 
 

@@ -69,6 +69,10 @@ class _MeView(GenericAPIView):
         response["ETag"] = etag_for(patient)
         return response
 
+
+class _EditableMeView(_MeView):
+    """A part of the patient's own record they may read and edit (with If-Match)."""
+
     def get(self, request):
         self._audit(AuditAction.VIEW)
         return self._respond(self.get_object())
@@ -86,13 +90,13 @@ class _MeView(GenericAPIView):
         return services.update_patient(patient=self.get_object(), expected_version=expected_version, **changes)
 
 
-class ProfileView(_MeView):
+class ProfileView(_EditableMeView):
     """Your profile. Names and date of birth are changed by the clinic; contact details by you."""
 
     serializer_class = ProfileSerializer
 
 
-class PreferencesView(_MeView):
+class PreferencesView(_EditableMeView):
     """How and when we may contact you. Turning messaging consent off stops reminders at once."""
 
     serializer_class = PreferencesSerializer
