@@ -8,6 +8,12 @@ import sys
 def main():
     """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    if "SECRET_KEY" not in os.environ and "DEBUG" not in os.environ:
+        # A developer's checkout with nothing configured: commands like makemigrations or
+        # check should run. The servers (wsgi, asgi, Celery) have no such fallback, and a
+        # deployment sets SECRET_KEY, so this never applies there.
+        os.environ["DEBUG"] = "1"
+        print("manage.py: no SECRET_KEY or DEBUG in the environment; using development settings.", file=sys.stderr)
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:
