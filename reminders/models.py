@@ -194,6 +194,11 @@ class FollowUpItem(TimeStampedModel):
                 | Q(status="resolved", resolved_at__isnull=False, resolved_by__isnull=False),
                 name="followup_resolved_iff_resolver",
             ),
+            models.UniqueConstraint(
+                fields=["patient", "program"],
+                condition=Q(kind="missed_sessions", status="open"),
+                name="followup_one_open_missed_sessions",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -752,24 +752,16 @@ def _follow_up_missed_sessions(*, session: Session, placement_ids: list[int]) ->
         for pk, marks in runs.items()
         if all(m == Attendance.ABSENT for m in marks[:n]) and marks[n] != Attendance.ABSENT
     ]
-    placements = Placement.objects.filter(pk__in=reached).select_related("patient", "program")
-    already_open = set(
-        FollowUpItem.objects.filter(
-            kind=FollowUpItem.Kind.MISSED_SESSIONS,
-            status=FollowUpItem.Status.OPEN,
-            patient_id__in=[p.patient_id for p in placements],
-        ).values_list("patient_id", "program_id")
-    )
-    return [
-        reminder_services.open_follow_up(
-            program=placement.program,
-            patient=placement.patient,
-            kind=FollowUpItem.Kind.MISSED_SESSIONS,
-            details=f"{n} sessions missed in a row, the latest on {session.local_date:%Y-%m-%d}.",
+    details = f"{n} sessions missed in a row, the latest on {session.local_date:%Y-%m-%d}."
+    items = [
+        FollowUpItem(
+            program_id=program_id, patient_id=patient_id, kind=FollowUpItem.Kind.MISSED_SESSIONS, details=details
         )
-        for placement in placements
-        if (placement.patient_id, placement.program_id) not in already_open
+        for patient_id, program_id in Placement.objects.filter(pk__in=reached).values_list("patient_id", "program_id")
     ]
+    # The database keeps one open missed-sessions item per patient and program (a partial unique
+    # index); an item already open, or one opened by a concurrent recording, is skipped.
+    return FollowUpItem.objects.bulk_create(items, ignore_conflicts=True)
 
 
 def _minutes_for(mark: Mark, *, duration: int) -> int:

@@ -250,3 +250,17 @@ def test_the_sql_planner_writes_exactly_what_the_python_reference_plans(booked, 
         # Planning again offers the same rows and writes none.
         assert reminder_services.plan_for(target=name, now=now) == len(expected)
         assert rows.count() == len(expected)
+
+
+def test_the_database_keeps_one_open_missed_sessions_item_per_patient_and_program(patient, iop, clinician):
+    from django.db import IntegrityError, transaction
+
+    from reminders import services as reminding
+
+    first = FollowUpItem.objects.create(patient=patient, program=iop, kind=FollowUpItem.Kind.MISSED_SESSIONS)
+    with pytest.raises(IntegrityError, match="followup_one_open_missed_sessions"), transaction.atomic():
+        FollowUpItem.objects.create(patient=patient, program=iop, kind=FollowUpItem.Kind.MISSED_SESSIONS)
+
+    reminding.resolve_follow_up(item=first, resolved_by=clinician)
+    FollowUpItem.objects.create(patient=patient, program=iop, kind=FollowUpItem.Kind.MISSED_SESSIONS)
+    assert FollowUpItem.objects.filter(status="open").count() == 1
