@@ -342,6 +342,10 @@ REMINDERS_DEFAULT_DISPLAY_NAME = env_str("REMINDERS_DEFAULT_DISPLAY_NAME", defau
 REMINDERS_DEFAULT_REPLY_PHONE = env_str("REMINDERS_DEFAULT_REPLY_PHONE", default="")
 REMINDERS_SMS_DAILY_CAP = env_int("REMINDERS_SMS_DAILY_CAP", 1)
 REMINDERS_SMS_WEEKLY_CAP = env_int("REMINDERS_SMS_WEEKLY_CAP", 3)
+# A text due within this many minutes rides along in a merged message; none goes out earlier.
+REMINDERS_MERGE_EARLY_MINUTES = env_int("REMINDERS_MERGE_EARLY_MINUTES", 15)
+if not 0 <= REMINDERS_MERGE_EARLY_MINUTES <= 120:
+    raise ImproperlyConfigured("REMINDERS_MERGE_EARLY_MINUTES must be between 0 and 120.")
 # Dispatch. The lease must outlive the task's hard time limit, or a slow live worker's rows are re-sent.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", 100)
 # Sends recorded per UPDATE; a worker killed mid-group re-sends at most this many (same keys).

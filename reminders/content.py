@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from patients.models import Channel, Patient
 from programs.models import Site
 from reminders.targets import EventDetails
 
 SMS_MAX_CHARS = 160
+_START = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 # Words that would reveal the fact or the kind of care. Matched case-insensitively as substrings.
 FORBIDDEN_WORDS = (
@@ -58,8 +60,17 @@ def sender_for(site: Site | None) -> Sender:
     )
 
 
+def _local_day(item: EventDetails, zone: ZoneInfo) -> dt.date:
+    """The item's date where the patient is: a 23:30 session in New York is the next day in London."""
+    return item.starts_at.astimezone(zone).date() if item.starts_at is not None else item.day
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
 def _when(item: EventDetails, zone: ZoneInfo, *, with_day: bool = True) -> str:
-    day = f"{item.day:%a} {item.day.day} {item.day:%b}"
+    day = _day(_local_day(item, zone))
     if item.starts_at is None:
         return f"on {day}" if with_day else ""
     local = item.starts_at.astimezone(zone)
@@ -76,17 +87,27 @@ def _sms_single(item: EventDetails, sender: Sender, zone: ZoneInfo) -> str:
 
 
 def _sms_merged(items: Sequence[EventDetails], sender: Sender, zone: ZoneInfo) -> str:
-    first = items[0]
-    day = f"{first.day:%a} {first.day.day} {first.day:%b}"
-    parts = [f"{item.label} {_when(item, zone, with_day=False)}".strip() for item in items]
     reply = f" Questions: call {sender.phone}." if sender.phone else ""
-    text = f"{sender.name}: reminders for {day}: {'; '.join(parts)}.{reply} Reply STOP to opt out."
-    while len(text) > SMS_MAX_CHARS and len(parts) > 1:
+
+    def text(shown: Sequence[EventDetails], more: int) -> str:
+        # Each item under its own local date: "Wed 2 Dec: appointment 18:35; Thu 3 Dec: appointment 19:35".
+        days: dict[dt.date, list[str]] = {}
+        for item in shown:
+            days.setdefault(_local_day(item, zone), []).append(
+                f"{item.label} {_when(item, zone, with_day=False)}".strip()
+            )
+        listed = "; ".join(f"{_day(day)}: {'; '.join(parts)}" for day, parts in days.items())
+        if more:
+            listed += " " + gettext("+%(count)d more") % {"count": more}
+        return f"{sender.name}: reminders for {listed}.{reply} Reply STOP to opt out."
+
+    shown = list(items)
+    message = text(shown, 0)
+    while len(message) > SMS_MAX_CHARS and len(shown) > 1:
         # Keep the earliest items and say how many more there are.
-        more = len(items) - len(parts) + 1
-        parts = parts[:-1]
-        text = f"{sender.name}: reminders for {day}: {'; '.join(parts)} +{more} more.{reply} Reply STOP to opt out."
-    return text
+        shown = shown[:-1]
+        message = text(shown, len(items) - len(shown))
+    return message
 
 
 def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> Rendered:
@@ -94,6 +115,9 @@ def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> 
     if not items:
         raise ValueError("nothing to render")
     zone = ZoneInfo(patient.time_zone)
+    # One event is listed once, however many of its reminders (24 h and 2 h before) ride in one message,
+    # in the order of the patient's calendar (a whole-day item first on its day).
+    items = sorted(dict.fromkeys(items), key=lambda item: (_local_day(item, zone), item.starts_at or _START))
     sender = sender_for(items[0].site)
     if channel == Channel.SMS:
         body = _sms_single(items[0], sender, zone) if len(items) == 1 else _sms_merged(items, sender, zone)
@@ -112,8 +136,7 @@ def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> 
     reply = f"If you have a question or need to change it, call {sender.phone}." if sender.phone else ""
     footer = "You receive this because you agreed to reminders. Reply to this e-mail or call us to stop them."
     body = "\n".join(["Hello,", "", "This is a reminder of:", *lines, "", reply, "", sender.name, "", footer])
-    first = items[0]
-    subject = f"Reminder from {sender.name}: {first.day:%a} {first.day.day} {first.day:%b}"
+    subject = f"Reminder from {sender.name}: {_day(_local_day(items[0], zone))}"
     return Rendered(channel=channel, subject=subject, body=body)
 
 
