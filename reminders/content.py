@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 
 from patients.models import Channel, Patient
@@ -47,16 +48,25 @@ class Rendered:
 
 
 def sender_for(site: Site | None) -> Sender:
-    """The neutral sender of a site: its messaging profile, never the site's or a program's own name."""
+    """The neutral sender of a site: its messaging profile, never the site's or a program's own name.
+
+    Used by every text a patient may see outside the app: SMS, e-mail, push, and the calendar feed.
+    The staff-typed values are checked when they are saved (``check_discreet``); a value saved
+    before that check, or written around it, is dropped here rather than sent.
+    """
     default_name = settings.REMINDERS_DEFAULT_DISPLAY_NAME
+    default_phone = settings.REMINDERS_DEFAULT_REPLY_PHONE
     if site is None:
-        return Sender(name=default_name, place="", phone=settings.REMINDERS_DEFAULT_REPLY_PHONE)
+        return Sender(name=default_name, place="", phone=default_phone)
     profile = getattr(site, "messaging_profile", None)
+    name = profile.display_name if profile else default_name
+    place = profile.place if profile and profile.place else site.address.splitlines()[0] if site.address else ""
+    phone = (profile.reply_phone if profile and profile.reply_phone else site.phone) or default_phone
+    own_name = [site.name]
     return Sender(
-        name=profile.display_name if profile else default_name,
-        place=(profile.place if profile and profile.place else site.address.splitlines()[0] if site.address else ""),
-        phone=(profile.reply_phone if profile and profile.reply_phone else site.phone)
-        or settings.REMINDERS_DEFAULT_REPLY_PHONE,
+        name=default_name if contains_forbidden(name, extra=own_name) else name,
+        place="" if contains_forbidden(place, extra=own_name) else place.strip(),
+        phone=default_phone if contains_forbidden(phone, extra=own_name) else phone,
     )
 
 
@@ -142,7 +152,20 @@ def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> 
 
 def contains_forbidden(text: str, *, extra: Sequence[str] = ()) -> list[str]:
     lowered = text.lower()
-    return [word for word in (*FORBIDDEN_WORDS, *extra) if word.lower() in lowered]
+    return [word for word in (*FORBIDDEN_WORDS, *extra) if word and word.lower() in lowered]
+
+
+def check_discreet(value: str, *, extra: Sequence[str] = ()) -> None:
+    """Refuse staff-typed text that patients see outside the app (a sender name, an address, a reply number)
+    when it names the kind of care or one of ``extra`` (the site's own name), naming what it found."""
+    found = contains_forbidden(value or "", extra=extra)
+    if found:
+        words = ", ".join(f'"{word}"' for word in found)
+        raise ValidationError(
+            f"Patients see this in texts, e-mails and their calendar, where others may read it: "
+            f"it must not contain {words}.",
+            code="not_discreet",
+        )
 
 
 def local_day(moment: dt.datetime, zone: str) -> dt.date:
