@@ -162,3 +162,17 @@ def test_the_admin_refuses_a_site_address_or_phone_that_reveals_the_care(client,
     # The site's own name may say what it likes: patients never see it.
     response = client.post(url, {**data, "address": "3 Pine Street, Springfield", "phone": "+14155550100"})
     assert response.status_code == 302
+
+
+def test_the_sender_settings_are_checked_at_start_up(settings):
+    from django.core import checks
+
+    assert [m for m in checks.run_checks() if m.id == "reminders.E001"] == []
+
+    settings.REMINDERS_EMAIL_FROM = "Hope Recovery <noreply@hoperecovery.org>"
+    settings.REMINDERS_DEFAULT_DISPLAY_NAME = "Pine Street Rehab"
+
+    found = [m for m in checks.run_checks() if m.id == "reminders.E001"]
+    [display_name, email_from] = sorted(found, key=lambda m: m.msg)
+    assert display_name.msg.startswith("REMINDERS_DEFAULT_DISPLAY_NAME") and '"rehab"' in display_name.msg
+    assert email_from.msg.startswith("REMINDERS_EMAIL_FROM") and '"recovery"' in email_from.msg
