@@ -108,3 +108,20 @@ def test_the_window_is_the_setting(two_appointments, patient, settings, locmem_c
     [message] = locmem_channels
     assert "Thu 3 Dec" not in message.body and "17:10" not in message.body, message.body
     assert _status(patient, _at(THURSDAY, 17, 10), "24h") == ReminderStatus.PENDING
+
+
+def test_dates_are_the_patients_own(site):
+    """A 19:35 New York appointment is 00:35 the next day for a patient in London: its date is that day."""
+    from patients.models import Patient
+    from reminders.content import render
+    from reminders.targets import EventDetails
+
+    evening = EventDetails(label="appointment", day=WEDNESDAY, starts_at=_at(WEDNESDAY, 19, 35), site=site)
+    morning = EventDetails(label="appointment", day=THURSDAY, starts_at=_at(THURSDAY, 9, 0), site=site)
+    london = Patient(time_zone="Europe/London")
+
+    single = render(channel="sms", items=[evening], patient=london).body
+    merged = render(channel="sms", items=[morning, evening, evening], patient=london).body
+
+    assert "on Thu 3 Dec at 00:35" in single, single
+    assert "reminders for Thu 3 Dec: appointment 00:35; appointment 14:00." in merged, merged
