@@ -102,6 +102,17 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Database roles (issue 11) ------------------------------------------------------------
+# DATABASE_URL is the application's role, which owns nothing; DATABASE_OWNER_URL is the role
+# that owns the schema: `migrate` and `ensure_db` connect as it and grant the application its
+# row privileges (clinic.dbroles). Unset, the application connects as the owner (a developer's
+# superuser, the test suite). Only its user, password, host and port are used.
+DATABASE_OWNER = None
+if _owner_url := env_str("DATABASE_OWNER_URL", default=""):
+    DATABASE_OWNER = dj_database_url.parse(_owner_url)
+    if DATABASE_OWNER["NAME"] != DATABASES["default"]["NAME"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL and DATABASE_URL must name the same database.")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
