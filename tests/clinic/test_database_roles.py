@@ -9,6 +9,10 @@ flushed after, which also shows the suite's flush still empties history).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -19,6 +23,7 @@ from clinic.db import constraint_name
 from programs import services
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 sees_committed_rows = pytest.mark.django_db(transaction=True)
 
 # A role of the suite's own, so a developer's clinic_app (and its password) is left alone.
@@ -171,3 +176,29 @@ def test_the_owner_is_refused_as_the_application_role():
         with pytest.raises(dbroles.DatabaseRoleError):
             # The suite's owner owns the tables (and is a superuser here): never a valid application role.
             dbroles.grant_app_privileges(owner, role=me)
+
+
+@sees_committed_rows
+def test_migrate_runs_as_the_owner_and_grants_the_application_role_its_rows(app_db):
+    """``manage.py migrate`` with both URLs, as ``make run`` and the compose file call it."""
+    with dbroles.connect(dbroles.owner_settings()) as owner:
+        owner.execute(f"REVOKE ALL ON clinic_auditevent FROM {APP_ROLE}")
+    with pytest.raises(errors.InsufficientPrivilege):
+        app_db.execute("SELECT count(*) FROM clinic_auditevent")
+
+    db = connection.settings_dict
+    where = f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))},
+        "DJANGO_SETTINGS_MODULE": "clinic.settings_test",
+        "DATABASE_URL": f"postgres://{APP_ROLE}:{APP_PASSWORD}@{where}",
+        "DATABASE_OWNER_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{where}",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"The application's role {APP_ROLE} may read and write rows, and nothing more." in done.stdout
+
+    assert app_db.execute("SELECT count(*) FROM clinic_auditevent").fetchone()[0] == 0
+    assert not app_db.execute("SELECT has_table_privilege('clinic_auditevent', 'TRUNCATE')").fetchone()[0]

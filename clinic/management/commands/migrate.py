@@ -17,9 +17,10 @@ class Command(migrate.Command):
         database = options["database"]
         with dbroles.as_owner(database):
             super().handle(*args, **options)
-            try:
-                role = dbroles.prepare_app_role(database)
-            except dbroles.DatabaseRoleError as error:
-                raise CommandError(str(error)) from error
+        # Outside as_owner: the application's role is DATABASE_URL's user, which as_owner swaps out.
+        try:
+            role = dbroles.prepare_app_role(database)
+        except dbroles.DatabaseRoleError as error:
+            raise CommandError(str(error)) from error
         if role and options["verbosity"] >= 1:
             self.stdout.write(f"The application's role {role} may read and write rows, and nothing more.")
