@@ -180,3 +180,20 @@ def as_owner(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     finally:
         connection.close()
         connection.settings_dict.update(saved)
+
+
+def check_app_role(app_configs=None, **kwargs) -> list:
+    """A deploy check (``check --deploy``): the application must not connect as the schema's owner."""
+    from django.core import checks
+
+    if app_role() is not None:
+        return []
+    return [
+        checks.Warning(
+            "The application connects to PostgreSQL as the role that owns the schema, which could empty "
+            "the audit trail or disable its triggers.",
+            hint="Set DATABASE_OWNER_URL to the owner and DATABASE_URL to a role that owns nothing "
+            "(README: Database roles); manage.py migrate creates it.",
+            id="clinic.W101",
+        )
+    ]
