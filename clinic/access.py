@@ -154,6 +154,8 @@ def role_of(user) -> Role | None:
     """The user's role, or None (anonymous, or a login with no role yet). Cached on the user object."""
     if user is None or not user.is_authenticated or not user.is_active:
         return None
+    if getattr(user, "is_api_client", False):
+        return None  # another organisation's FHIR client: no role, only what patients' consents allow
     cached = getattr(user, "_clinic_role", False)
     if cached is not False:
         return cached

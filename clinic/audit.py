@@ -79,16 +79,19 @@ def record(
     user=None,
     username: str = "",
     path: str | None = None,
+    anonymous: bool = False,
+    role_label: str = "",
 ) -> list[AuditEvent]:
     """Record one access: one row per patient (or one row with no patient, for logins and the like).
 
     ``patients`` takes Patient objects or ids. ``detail`` holds field names or
     filters, never values. ``user`` defaults to ``request.user``; ``username``
     is for failed logins, where there is no user. ``path`` replaces the request's path
-    where the path itself is a secret (a calendar feed's capability URL).
+    where the path itself is a secret (a calendar feed's capability URL). ``anonymous`` records a
+    caller who is not a user (another organisation's API client: ``username`` and ``role_label`` name it).
     """
     http = _http_request(request) if request is not None else None
-    if user is None and request is not None:
+    if user is None and request is not None and not anonymous:
         user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
@@ -97,7 +100,7 @@ def record(
         "at": timezone.now(),
         "user": user,
         "username": (user.get_username() if user is not None else username)[:150],
-        "role": role.value if role else "",
+        "role": role.value if role else role_label,
         "ip_address": client_ip(http) if http is not None else None,
         "user_agent": (http.META.get("HTTP_USER_AGENT", "") if http is not None else "")[:300],
         "action": action,

@@ -45,6 +45,8 @@ class AuditAction(models.TextChoices):
     LOGIN = "login", "Login"
     LOGOUT = "logout", "Logout"
     LOGIN_FAILED = "login_failed", "Failed login"
+    # Records sent to another organisation under the patient's Part 2 consent (issue 16).
+    DISCLOSE = "disclose", "Disclosure"
 
 
 class AuditCategory(models.TextChoices):

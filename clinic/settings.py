@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
+    "exchange",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,24 @@ CELERY_BEAT_SCHEDULE["scheduling-generate-sessions"] = {
     "options": {"expires": 6 * 3600},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+
+# --- FHIR R4 (issue 16) -------------------------------------------------------
+# The provider as an Organization, and the base of this installation's own code systems (ASAM level, MRN).
+FHIR_ORGANIZATION_ID = env_str("FHIR_ORGANIZATION_ID", default="provider")
+FHIR_ORGANIZATION_NAME = env_str("FHIR_ORGANIZATION_NAME", default="Clinic programs")
+FHIR_CODE_SYSTEM_BASE = env_str("FHIR_CODE_SYSTEM_BASE", default="urn:clinic-programs:")
+FHIR_DEFAULT_COUNT = env_int("FHIR_DEFAULT_COUNT", 20)
+FHIR_MAX_COUNT = env_int("FHIR_MAX_COUNT", 100)
+# API clients' access tokens are short-lived, as SMART Backend Services recommends (at most 5 minutes).
+FHIR_CLIENT_TOKEN_SECONDS = env_int("FHIR_CLIENT_TOKEN_SECONDS", 300)
+# Bulk export files: where they are written, and how long they may be downloaded.
+FHIR_EXPORT_ROOT = Path(env_str("FHIR_EXPORT_ROOT", default=str(BASE_DIR / "var" / "exports")))
+FHIR_EXPORT_HOURS = env_int("FHIR_EXPORT_HOURS", 24)
+CELERY_BEAT_SCHEDULE["exchange-purge-exports"] = {
+    "task": "exchange.purge_expired_exports",
+    "schedule": crontab(minute="*/30"),
+    "options": {"expires": 1800},
+}
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -13,6 +13,8 @@ urlpatterns = [
     # scheduling: a patient's private calendar (the token is the capability)
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("reminders/", include("reminders.urls")),
+    # FHIR R4 (issue 16): read API, bulk export, API clients of other organisations
+    path("fhir/R4/", include("exchange.urls")),
 ]
 
 # Benchmarks (issue 8): the raw-SQL baselines of `make bench`, only when BENCH_VIEWS=1.

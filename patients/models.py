@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -135,6 +137,16 @@ class MessagingConsentEvent(models.Model):
         return f"Messaging consent {self.get_kind_display().lower()} {self.at:%Y-%m-%d} ({self.get_means_display()})"
 
 
+class DisclosedInformation(models.TextChoices):
+    """What a Part 2 disclosure consent may cover, as the FHIR API shares it (issue 16)."""
+
+    DEMOGRAPHICS = "demographics", "Identity and contact details (Patient)"
+    TREATMENT = "treatment", "Treatment episodes and levels of care (EpisodeOfCare, Encounter)"
+    APPOINTMENTS = "appointments", "Appointments and attendance (Appointment)"
+    CARE_PLAN = "care_plan", "Aftercare plan (CarePlan)"
+    CONSENTS = "consents", "Consents (Consent)"
+
+
 class DisclosureConsent(models.Model):
     """42 CFR Part 2 consent to disclose to a named recipient, for a stated purpose, until an expiry.
 
@@ -142,10 +154,19 @@ class DisclosureConsent(models.Model):
     it). It is in force from ``given_at`` until ``expires_at`` unless revoked.
     """
 
+    # The FHIR Consent's id (issue 16); never the sequential id.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="disclosure_consents")
     recipient = models.CharField(max_length=200, help_text="The named person or organisation that may receive it.")
     purpose = models.CharField(max_length=300)
     information = models.TextField(help_text="How much and what kind of information may be disclosed.")
+    # The same in a form the FHIR API can enforce; a consent with none covers nothing there.
+    information_types = ArrayField(
+        models.CharField(max_length=16, choices=DisclosedInformation.choices),
+        default=list,
+        blank=True,
+        help_text="Which records an organisation's FHIR client may receive under this consent.",
+    )
     means = models.CharField(max_length=16, choices=ConsentMeans.choices)
     given_at = models.DateTimeField()
     expires_at = models.DateTimeField()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from clinic.db import constraint_name
 from clinic.errors import Conflict, InvalidInput
 from clinic.versioning import check_version
-from patients.models import ConsentMeans, DisclosureConsent, MessagingConsentEvent, Patient
+from patients.models import ConsentMeans, DisclosedInformation, DisclosureConsent, MessagingConsentEvent, Patient
 from patients.validators import normalize_phone
 
 EDITABLE_FIELDS = frozenset(
@@ -155,8 +155,13 @@ def record_disclosure_consent(
     means: ConsentMeans | str,
     recorded_by: AbstractBaseUser,
     given_at: dt.datetime | None = None,
+    information_types: list[str] | tuple[str, ...] = (),
 ) -> DisclosureConsent:
-    """Part 2 consent: to whom, why, what, and until when. All four are required by the rule."""
+    """Part 2 consent: to whom, why, what, and until when. All four are required by the rule.
+
+    ``information_types`` (``DisclosedInformation``) says the same "what" in a form the FHIR
+    API enforces for the recipient's client; without them no record reaches that client.
+    """
     given_at = given_at or timezone.now()
     for field, value in (("recipient", recipient), ("purpose", purpose), ("information", information)):
         if not value or not value.strip():
@@ -166,11 +171,18 @@ def record_disclosure_consent(
     if means not in (ConsentMeans.WRITTEN, ConsentMeans.APP):
         # Part 2 consent is a signed (paper or electronic) form, never verbal.
         raise InvalidInput("A Part 2 disclosure consent must be written or signed in the app.", field="means")
+    unknown = sorted(set(information_types) - set(DisclosedInformation.values))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown kind of information {unknown[0]!r}; choose from {', '.join(DisclosedInformation.values)}.",
+            field="information_types",
+        )
     return DisclosureConsent.objects.create(
         patient=patient,
         recipient=recipient.strip(),
         purpose=purpose.strip(),
         information=information.strip(),
+        information_types=sorted(set(information_types)),
         expires_at=expires_at,
         means=means,
         given_at=given_at,

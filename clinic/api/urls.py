@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from clinic.api import auth
+from exchange.api_me import MyRecord
 
 app_name = "api"
 
@@ -8,6 +9,8 @@ urlpatterns = [
     path("auth/token/", auth.ThrottledTokenObtainPairView.as_view(), name="token"),
     path("auth/token/refresh/", auth.ThrottledTokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
+    # FHIR (issue 16): the patient's whole record, built by the FHIR layer on top of every app.
+    path("me/record/", MyRecord.as_view(), name="me-record"),
     path("me/", include("patients.api_urls")),
     # --- REST API (issue 5): staff endpoints, scoped to the caller's sites ---
     path("", include("patients.staff_api_urls")),
