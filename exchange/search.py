@@ -432,6 +432,8 @@ def parse(kind: ResourceType, params: list[tuple[str, str]]) -> Query:
     count, page, include_patients = settings.FHIR_DEFAULT_COUNT, 1, False
     filters: list[tuple[str, str]] = []
     for name, value in params:
+        if any(ord(char) < 32 for char in name + value):
+            raise InvalidInput(f"The parameter {name!r} holds a control character.", code="invalid", field=name)
         base = name.split(":")[0]
         if base not in allowed or (":" in name and base != "_include"):
             raise UnsupportedParameter(
@@ -476,7 +478,10 @@ def _positive_int(name: str, value: str) -> int:
 def _date_condition(name: str, path: str, value: str) -> Q:
     prefix = value[:2] if value[:2] in _PREFIXES else "eq"
     raw = value[2:] if value[:2] in _PREFIXES else value
-    instant = parse_datetime(raw) if "T" in raw else None
+    try:
+        instant = parse_datetime(raw) if "T" in raw else None
+    except ValueError:
+        instant = None
     day = None if instant else _parse_day(raw)
     if instant is None and day is None:
         raise InvalidInput(
@@ -485,8 +490,8 @@ def _date_condition(name: str, path: str, value: str) -> Q:
             code="invalid",
             field=name,
         )
-    if instant is not None and instant.tzinfo is None:
-        raise InvalidInput(f"{name}: an instant needs its UTC offset (for example Z).", code="invalid", field=name)
+    if instant is not None:
+        instant = checked_instant(name, instant)
     lookups = {"eq": "", "ge": "__gte", "gt": "__gt", "le": "__lte", "lt": "__lt", "sa": "__gt", "eb": "__lt"}
     if prefix == "ne":
         return ~_date_condition(name, path, f"eq{raw}")
@@ -495,6 +500,17 @@ def _date_condition(name: str, path: str, value: str) -> Q:
     # A day compares with a date column directly and with a timestamp column by the UTC day.
     column = path if path.endswith("_on") else f"{path}__date"
     return Q(**{f"{column}{lookups[prefix]}": day})
+
+
+def checked_instant(name: str, instant: dt.datetime) -> dt.datetime:
+    if instant.tzinfo is None:
+        raise InvalidInput(f"{name}: an instant needs its UTC offset (for example Z).", code="invalid", field=name)
+    if abs(instant.utcoffset()) > dt.timedelta(hours=14):
+        raise InvalidInput(f"{name}: no time zone is more than 14 hours from UTC.", code="invalid", field=name)
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name}: that instant is out of range.", code="invalid", field=name) from None
 
 
 def _parse_day(raw: str) -> dt.date | None:

@@ -160,11 +160,12 @@ def run_export(*, export_id: int) -> BulkExport | None:
         )
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finished = clock.now()
     BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
         status=ExportStatus.COMPLETED,
         transaction_time=at,
-        finished_at=clock.now(),
-        expires_at=clock.now() + dt.timedelta(hours=settings.FHIR_EXPORT_HOURS),
+        finished_at=finished,
+        expires_at=finished + dt.timedelta(hours=settings.FHIR_EXPORT_HOURS),
         output=output,
     )
     export.refresh_from_db()

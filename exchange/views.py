@@ -259,11 +259,15 @@ class ExportView(FhirView):
             raise InvalidInput("Only NDJSON is offered (_outputFormat=application/fhir+ndjson).", field="_outputFormat")
         since = None
         if "_since" in params:
-            since = parse_datetime(params["_since"])
+            try:
+                since = parse_datetime(params["_since"])
+            except ValueError:
+                since = None
             if since is None or since.tzinfo is None:
                 raise InvalidInput(
                     "_since must be an instant with its offset, e.g. 2026-12-01T00:00:00Z.", field="_since"
                 )
+            since = search.checked_instant("_since", since)
         types = [t.strip() for t in params["_type"].split(",") if t.strip()] if "_type" in params else []
         program = self._program(group_id) if group_id is not None else None
         export = services.start_export(

@@ -56,7 +56,10 @@ def test_the_journey_as_encounters_counted_by_hand(as_admin, clinic):
     }
     stay = by_id[str(clinic.stay.public_id)]
     assert stay["class"]["code"] == "NONAC" and stay["status"] == "finished"
-    assert stay["period"] == {"start": clinic.stay.start_on.isoformat(), "end": clinic.step_down.effective_on.isoformat()}
+    assert stay["period"] == {
+        "start": clinic.stay.start_on.isoformat(),
+        "end": clinic.step_down.effective_on.isoformat(),
+    }
     assert stay["location"][0]["location"]["reference"] == f"Location/{clinic.bed.public_id}"
     enrollment = by_id[str(clinic.enrollment.public_id)]
     assert enrollment["class"]["code"] == "AMB" and enrollment["status"] == "in-progress"
@@ -129,7 +132,10 @@ def test_paging_across_two_tables_keeps_the_order(as_admin, clinic):
     every = [e["resource"]["id"] for e in as_admin.get("/fhir/R4/Location", {"_count": 100}).json()["entry"]]
     paged = []
     for number in (1, 2, 3):
-        paged += [e["resource"]["id"] for e in as_admin.get("/fhir/R4/Location", {"_count": 2, "_page": number}).json()["entry"]]
+        paged += [
+            e["resource"]["id"]
+            for e in as_admin.get("/fhir/R4/Location", {"_count": 2, "_page": number}).json()["entry"]
+        ]
     assert paged == every and len(every) == 3  # the admin's one site and its two beds
 
 
