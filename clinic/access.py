@@ -89,6 +89,9 @@ _CLINICIAN = _FRONT_DESK | {
     "scheduling.add_attendancerecord",
     "scheduling.change_session",
     "patients.view_disclosureconsent",
+    # Recording a signed Part 2 consent and revoking it (issue 16: the FHIR API discloses under it).
+    "patients.add_disclosureconsent",
+    "patients.change_disclosureconsent",
     "programs.view_stayextension",
     "programs.view_transition",
     "programs.view_discharge",

@@ -1,15 +1,17 @@
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from clinic import access, audit
+from clinic import access, audit, clock
 from clinic.admin_base import ReadOnlyInline, ScopedAdminMixin
+from clinic.errors import InvalidInput
 from clinic.models import AuditAction, AuditCategory
 from patients import services
-from patients.models import ConsentMeans, DisclosureConsent, MessagingConsentEvent, Patient
+from patients.models import ConsentMeans, DisclosedInformation, DisclosureConsent, MessagingConsentEvent, Patient
 from programs import admin_workflows
 from programs import selectors as program_selectors
 from reminders import selectors as reminder_selectors
@@ -154,3 +156,94 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             "events": events,
         }
         return TemplateResponse(request, "admin/patients/patient/access_report.html", context)
+
+
+# --- FHIR (issue 16): recording and revoking Part 2 disclosure consents --------------------------
+
+
+class DisclosureConsentForm(forms.ModelForm):
+    """Recording a signed Part 2 consent; the service checks the rule (written, recipient, expiry)."""
+
+    information_types = forms.MultipleChoiceField(
+        choices=DisclosedInformation.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="What an organisation's FHIR client may receive under this consent. None: nothing through FHIR.",
+    )
+    means = forms.ChoiceField(choices=[(m.value, m.label) for m in (ConsentMeans.WRITTEN, ConsentMeans.APP)])
+
+    class Meta:
+        model = DisclosureConsent
+        fields = ["patient", "recipient", "purpose", "information", "information_types", "means", "given_at"]
+        fields += ["expires_at"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and not self.errors:
+            try:
+                services.check_disclosure_consent(
+                    recipient=data.get("recipient", ""),
+                    purpose=data.get("purpose", ""),
+                    information=data.get("information", ""),
+                    expires_at=data["expires_at"],
+                    means=data.get("means", ""),
+                    given_at=data.get("given_at") or clock.now(),
+                    information_types=data.get("information_types", []),
+                )
+            except InvalidInput as error:
+                raise ValidationError({error.field or NON_FIELD_ERRORS: error.message}) from None
+        return data
+
+
+@admin.register(DisclosureConsent)
+class DisclosureConsentAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Clinicians record consents from the signed form and revoke them; nothing else about one changes."""
+
+    audit_category = AuditCategory.CLINICAL
+    form = DisclosureConsentForm
+    list_display = ["patient", "recipient", "given_at", "expires_at", "revoked_at"]
+    list_filter = ["means"]
+    search_fields = ["recipient", "patient__mrn", "patient__legal_last_name"]
+    autocomplete_fields = ["patient"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in DisclosureConsent._meta.fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # recorded consents do not change; revoke and record a new one
+        data = form.cleaned_data
+        consent = services.record_disclosure_consent(
+            patient=data["patient"],
+            recipient=data["recipient"],
+            purpose=data["purpose"],
+            information=data["information"],
+            information_types=data["information_types"],
+            expires_at=data["expires_at"],
+            means=data["means"],
+            given_at=data.get("given_at") or None,
+            recorded_by=request.user,
+        )
+        obj.pk, obj.public_id = consent.pk, consent.public_id
+        audit.record(
+            request, action=AuditAction.CREATE, category=self.audit_category, patients=[consent.patient_id], obj=consent
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke (takes effect at once)", permissions=["change"])
+    def revoke(self, request, queryset):
+        for consent in queryset:
+            services.revoke_disclosure_consent(consent=consent, means=ConsentMeans.WRITTEN, revoked_by=request.user)
+        audit.record(
+            request,
+            action=AuditAction.CHANGE,
+            category=self.audit_category,
+            patients=queryset.values_list("patient_id", flat=True),
+            detail="revoked disclosure consent",
+        )
+        self.message_user(request, f"{queryset.count()} consent(s) revoked.")

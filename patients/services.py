@@ -145,6 +145,33 @@ def revoke_messaging_consent(
         return patient
 
 
+def check_disclosure_consent(
+    *,
+    recipient: str,
+    purpose: str,
+    information: str,
+    expires_at: dt.datetime,
+    means: ConsentMeans | str,
+    given_at: dt.datetime,
+    information_types: list[str] | tuple[str, ...] = (),
+) -> None:
+    """Raise InvalidInput (naming the field) if these would not make a valid Part 2 consent."""
+    for field, value in (("recipient", recipient), ("purpose", purpose), ("information", information)):
+        if not value or not value.strip():
+            raise InvalidInput(f"A disclosure consent must state its {field}.", field=field)
+    if expires_at <= given_at:
+        raise InvalidInput("The consent must expire after it is given.", field="expires_at")
+    if means not in (ConsentMeans.WRITTEN, ConsentMeans.APP):
+        # Part 2 consent is a signed (paper or electronic) form, never verbal.
+        raise InvalidInput("A Part 2 disclosure consent must be written or signed in the app.", field="means")
+    unknown = sorted(set(information_types) - set(DisclosedInformation.values))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown kind of information {unknown[0]!r}; choose from {', '.join(DisclosedInformation.values)}.",
+            field="information_types",
+        )
+
+
 def record_disclosure_consent(
     *,
     patient: Patient,
@@ -163,20 +190,15 @@ def record_disclosure_consent(
     API enforces for the recipient's client; without them no record reaches that client.
     """
     given_at = given_at or timezone.now()
-    for field, value in (("recipient", recipient), ("purpose", purpose), ("information", information)):
-        if not value or not value.strip():
-            raise InvalidInput(f"A disclosure consent must state its {field}.", field=field)
-    if expires_at <= given_at:
-        raise InvalidInput("The consent must expire after it is given.", field="expires_at")
-    if means not in (ConsentMeans.WRITTEN, ConsentMeans.APP):
-        # Part 2 consent is a signed (paper or electronic) form, never verbal.
-        raise InvalidInput("A Part 2 disclosure consent must be written or signed in the app.", field="means")
-    unknown = sorted(set(information_types) - set(DisclosedInformation.values))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown kind of information {unknown[0]!r}; choose from {', '.join(DisclosedInformation.values)}.",
-            field="information_types",
-        )
+    check_disclosure_consent(
+        recipient=recipient,
+        purpose=purpose,
+        information=information,
+        expires_at=expires_at,
+        means=means,
+        given_at=given_at,
+        information_types=information_types,
+    )
     return DisclosureConsent.objects.create(
         patient=patient,
         recipient=recipient.strip(),

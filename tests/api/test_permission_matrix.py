@@ -89,6 +89,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/me/calendar-feed/"): Case("me"),
     ("POST", "/api/v1/me/calendar-feed/"): Case("me", body="none"),
     ("DELETE", "/api/v1/me/calendar-feed/"): Case("me"),
+    ("GET", "/api/v1/me/record/"): Case("me"),
     # Staff: patients
     ("GET", "/api/v1/patients/"): Case("staff"),
     ("POST", "/api/v1/patients/"): Case("staff", body="register"),
