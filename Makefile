@@ -31,6 +31,7 @@ run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_fhir_demo
 	@echo
 	@echo "  Admin: http://127.0.0.1:8000/admin/  (demo staff login printed above)"
 	@echo

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bench import api, dispatch, generation, memory, planning
+from bench import api, dispatch, fhir_export, generation, memory, planning
 from bench.config import Scale
 
 
@@ -359,10 +359,53 @@ class Memory:
         return []
 
 
+class FhirExport:
+    key = "fhir_export"
+    title = "6. FHIR bulk export"
+
+    def run(self, ctx: Context) -> dict:
+        return fhir_export.measure(out=ctx.out)
+
+    def section(self, runs: list[dict]) -> str:
+        lines = [
+            "`GET /fhir/R4/Patient/$export` of every patient, as a superuser, through a real Celery worker "
+            "(prefork, one child): wall time from the request to the completed manifest, resources written, "
+            "and the worker child's peak resident memory (idle, then after the export). The export streams rows "
+            "in chunks of 500 into NDJSON, so its memory should not grow with the data.",
+            "",
+            "| scale | patients | resources | MB of NDJSON | seconds | worker idle MiB | worker peak MiB |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for run in runs:
+            f = run.get(self.key)
+            if not f:
+                continue
+            lines.append(
+                f"| {_scale_label(run)} | {f['patients']:,} | {sum(f['resources'].values()):,} | {f['megabytes']} "
+                f"| {f['seconds']} | {f['worker_idle_mib']} | {f['worker_peak_mib']} |"
+            )
+        return "\n".join(lines)
+
+    def targets(self, runs: list[dict]) -> list[Target]:
+        full = _full(runs, self.key)
+        if not full:
+            return []
+        return [
+            Target(
+                "FHIR bulk export of every patient",
+                "completes; time and peak memory reported",
+                f"{full['patients']:,} patients, {sum(full['resources'].values()):,} resources in {full['seconds']} s, "
+                f"worker peak {full['worker_peak_mib']} MiB",
+                full["status"] == "completed",
+            )
+        ]
+
+
 MEASURES: list = [
     Generation(),
     Planning(),
     Dispatch(),
     Api(),
     Memory(),
+    FhirExport(),
 ]  # fmt: skip

@@ -37,18 +37,23 @@ def _hash(token: str) -> str:
 # --- API clients ------------------------------------------------------------------------------------
 
 
-def register_client(*, name: str, recipient: str, registered_by) -> tuple[ApiClient, str]:
-    """Register another organisation; returns the client and its secret, which is shown this once."""
+def register_client(
+    *, name: str, recipient: str, registered_by, client_id: str | None = None, secret: str | None = None
+) -> tuple[ApiClient, str]:
+    """Register another organisation; returns the client and its secret, which is shown this once.
+
+    ``client_id`` and ``secret`` are generated; the demo data passes known ones so the README's curl works.
+    """
     name, recipient = (name or "").strip(), (recipient or "").strip()
     if not name:
         raise InvalidInput("Give the client a name staff will recognise.", field="name")
     if not recipient:
         raise InvalidInput("Name the recipient exactly as patients' disclosure consents name it.", field="recipient")
-    secret = secrets.token_urlsafe(32)
+    secret = secret or secrets.token_urlsafe(32)
     client = ApiClient.objects.create(
         name=name,
         recipient=recipient,
-        client_id=f"client_{secrets.token_hex(12)}",
+        client_id=client_id or f"client_{secrets.token_hex(12)}",
         secret_hash=make_password(secret),
         registered_by=registered_by,
     )
