@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinic', '0003_audit_append_only_and_roles'),
+        ('clinic', '0004_history_refuses_truncate'),
     ]
 
     operations = [
