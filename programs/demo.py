@@ -255,6 +255,7 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
     _register_demo_patients_at_their_sites()
     _ensure_patient_user()
     with transaction.atomic():
+        schedule_demo.book_history(today=today)
         sessions_recorded = schedule_demo.record_history(recorded_by=clinic.staff)
         feed_token = schedule_demo.ensure_one_off_and_feed(iop_programs=clinic.iop)
     return {"created": created, "skipped": skipped, "sessions_recorded": sessions_recorded, "feed_token": feed_token}
