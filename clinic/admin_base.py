@@ -1,7 +1,8 @@
 """Admin building blocks shared by the apps."""
 
 from django.contrib import admin
-from django.core.exceptions import ImproperlyConfigured
+from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from clinic import access, audit
 from clinic.models import AuditAction
@@ -95,7 +96,10 @@ class ScopedAdminMixin:
 
     def get_list_filter(self, request):
         hidden = self._hidden(request)
-        return [f for f in super().get_list_filter(request) if not isinstance(f, str) or f.split("__")[0] not in hidden]
+        filters = [
+            f for f in super().get_list_filter(request) if not isinstance(f, str) or f.split("__")[0] not in hidden
+        ]
+        return [_scoped_filter(self.model, f) for f in filters]
 
     def get_search_fields(self, request):
         hidden = self._hidden(request)
@@ -186,6 +190,36 @@ class ScopedAdminMixin:
                 patients=patient_ids,
                 detail=f"{count} {self.model._meta.verbose_name_plural}",
             )
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A filter on a related object (site, program, ...) that offers only the rows the user may see.
+
+    Django's own lists every row of the related table, so a clinician of one site
+    read the other sites' and programs' names in the sidebar. Models with a scope
+    in ``clinic.access`` are scoped by it; any other related model offers only the
+    values the user's own rows use.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        related = field.related_model
+        if _is_scoped(related):
+            visible = access.scope_queryset(related._default_manager.all(), user=request.user).values("pk")
+        else:
+            visible = model_admin.get_queryset(request).values(f"{self.field_path}__pk")
+        return field.get_choices(include_blank=False, limit_choices_to={"pk__in": visible}, ordering=ordering)
+
+
+def _scoped_filter(model, entry):
+    """A plain related-field entry of ``list_filter`` becomes a scoped one; others stay as they are."""
+    if not isinstance(entry, str):
+        return entry
+    try:
+        field = get_fields_from_path(model, entry)[-1]
+    except (FieldDoesNotExist, ImproperlyConfigured):  # pragma: no cover - Django's checks refuse these first
+        return entry
+    return (entry, ScopedRelatedFieldListFilter) if field.is_relation else entry
 
 
 def _is_scoped(model) -> bool:

@@ -81,6 +81,19 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "registered_site" and formfield is not None and not request.user.is_superuser:
+            # Staff never save a patient they cannot see: a patient with no registered site and no
+            # placement is visible to superusers only. The choices are the user's own sites (scoped
+            # above by clinic.access); with exactly one, it is chosen for them.
+            formfield.required = True
+            own = list(formfield.queryset.values_list("pk", flat=True)[:2])
+            if len(own) == 1:
+                formfield.initial = own[0]
+                formfield.empty_label = None
+        return formfield
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         # Linking a login to a patient is an account decision, kept to superusers.

@@ -37,6 +37,18 @@ DEMO_ROLE_USERS = {
 }
 DEMO_PATIENT_USERNAME = "demo.patient"  # linked to DEMO-0001
 
+# DEMO-0001 has quiet hours turned off (start equal to end) and texts and e-mail allowed, so
+# `make run` prints their reminders at the first dispatch whatever the hour; everyone else
+# keeps the default 21:00-08:00 in their own zone and is held back at night.
+ANY_HOUR_MRN = "DEMO-0001"
+ANY_HOUR_PREFERENCES = {
+    "sms_allowed": True,
+    "email_allowed": True,
+    "confidential_communication": False,
+    "quiet_hours_start": dt.time(0, 0),
+    "quiet_hours_end": dt.time(0, 0),
+}
+
 FIRST_NAMES = [
     "Alex", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn", "Drew",
     "Maria", "James", "Aisha", "Wei", "Carlos", "Fatima", "Noah", "Olivia", "Liam", "Emma",
@@ -238,8 +250,7 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
             continue
         with transaction.atomic():
             age = person.choice([16, 17, 19, 23, 27, 31, 34, 38, 42, 47, 52, 58])
-            patient = Patient.objects.create(
-                mrn=mrn,
+            fields = dict(
                 legal_first_name=person.choice(FIRST_NAMES),
                 legal_last_name=person.choice(LAST_NAMES),
                 date_of_birth=today.replace(year=today.year - age) - dt.timedelta(days=person.randint(10, 300)),
@@ -250,11 +261,15 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
                 sms_allowed=person.random() < 0.85,
                 confidential_communication=person.random() < 0.1,
             )
+            if mrn == ANY_HOUR_MRN:  # after the draws, so everyone else stays the same person
+                fields.update(ANY_HOUR_PREFERENCES, messaging_consent_given_at=timezone.now())
+            patient = Patient.objects.create(mrn=mrn, **fields)
             _journey(PHASES[index % len(PHASES)], patient=patient, clinic=clinic, rng=person, today=today)
         created += 1
     _register_demo_patients_at_their_sites()
     _ensure_patient_user()
     with transaction.atomic():
+        schedule_demo.book_history(today=today)
         sessions_recorded = schedule_demo.record_history(recorded_by=clinic.staff)
         feed_token = schedule_demo.ensure_one_off_and_feed(iop_programs=clinic.iop)
     return {"created": created, "skipped": skipped, "sessions_recorded": sessions_recorded, "feed_token": feed_token}

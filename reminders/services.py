@@ -34,6 +34,11 @@ def plan_for(*, target: str, ids: Iterable[int] | None = None, now: dt.datetime 
     retried task and the call right after a target is created can all run it at once without
     duplicates, and planning a thousand targets costs what planning one does plus the rows.
     Returns the rows offered (planned reminders times channels, inserted or already there).
+
+    A reminder planned after its due time (a booking made five hours before a session
+    still gets its 24-hour reminder) may be sent from the moment it is planned:
+    ``send_after`` is the later of the due time and ``now``. It is not *late* (the
+    dashboard's "is a worker down?") until a worker has had the chance to send it.
     """
     now = now or timezone.now()
     kind = TARGETS[target]
@@ -50,14 +55,14 @@ def plan_for(*, target: str, ids: Iterable[int] | None = None, now: dt.datetime 
                         channel, due_at, event_at, send_after, status, status_reason, attempts, last_error,
                         provider_message_id, idempotency_key)
             SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, p.patient_id, p.target_id, p.kind, ch.channel, p.due_at,
-                   p.event_at, p.due_at, %(pending)s, '', 0, '', '', p.key || ':' || ch.channel
+                   p.event_at, GREATEST(p.due_at, %(now)s), %(pending)s, '', 0, '', '', p.key || ':' || ch.channel
               FROM planned p CROSS JOIN unnest(%(channels)s::text[]) AS ch(channel)
             ON CONFLICT DO NOTHING
             RETURNING 1)
         SELECT (SELECT count(*) FROM planned), (SELECT count(*) FROM inserted)
     """
     channels = list(settings.REMINDERS_CHANNELS)
-    params = {**params, "stamp": timezone.now(), "pending": ReminderStatus.PENDING, "channels": channels}
+    params = {**params, "stamp": timezone.now(), "now": now, "pending": ReminderStatus.PENDING, "channels": channels}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         planned, _inserted = cursor.fetchone()

@@ -95,6 +95,19 @@ def ensure_schedules(*, programs: list[Program], facilitator, today: dt.date) ->
     return series
 
 
+def book_history(*, today: dt.date) -> int:
+    """Book the demo's patients into the past weeks' sessions of their placements, as the record of what ran.
+
+    A placement's own booking (``sync_placement_bookings``) only takes sessions that
+    have not started, so the weeks before today are a backfill: ``generate_sessions``
+    with an explicit ``from_on``. Idempotent, like the rest of the demo.
+    """
+    result = services.generate_sessions(
+        from_on=today - dt.timedelta(weeks=WEEKS_BACK), until=today + dt.timedelta(weeks=WEEKS_AHEAD)
+    )
+    return result.bookings_created
+
+
 def _persona(mrn: str) -> str:
     """Most patients attend; some struggle (below the weekly minimum); some have just missed two in a row."""
     number = int(mrn.rsplit("-", 1)[-1])

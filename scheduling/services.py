@@ -27,6 +27,7 @@ from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from clinic import clock
 from clinic.db import translate_integrity_errors
 from patients.models import Patient
 from programs.models import Placement, Program, Site
@@ -241,7 +242,7 @@ def change_series(*, series: SessionSeries, from_on: dt.date, changed_by: Abstra
         target.generated_until = None
         validate_series(target)
 
-        now = timezone.now()
+        now = clock.now()
         future = Session.objects.filter(series=series, local_date__gte=from_on)
         removable = future.filter(starts_at__gt=now).exclude(_has_attendance())
         removable_ids = list(removable.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
@@ -296,11 +297,20 @@ def generate_sessions(
     constraint; conflicts are skipped), so a cancelled or moved occurrence is not
     brought back. ``from_on`` defaults to each program's local today and
     ``until`` to the horizon after it. Days a site is closed are skipped.
+
+    Without ``from_on`` (the nightly task, a series created or changed) an
+    occurrence that has already started is neither created nor booked: a change
+    made at 14:00 must not add this morning's group to anyone's hours. An explicit
+    ``from_on`` in the past is a backfill of history (the demo, an import, tests
+    that need past sessions): it creates the rule's past sessions and books the
+    placements of those days, as the record of what was scheduled.
     """
     qs = SessionSeries.objects.select_related("program")
     if series_ids is not None:
         qs = qs.filter(pk__in=list(series_ids))
-    earliest = from_on or timezone.now().date() - dt.timedelta(days=1)
+    now = clock.now()
+    backfill = from_on is not None
+    earliest = from_on or now.date() - dt.timedelta(days=1)
     qs = qs.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=earliest))
     all_series = list(qs)
     if not all_series:
@@ -327,6 +337,8 @@ def generate_sessions(
             if local.date() in closed[series.program.site_id]:
                 continue
             starts_at = local.replace(tzinfo=zone).astimezone(dt.UTC)
+            if not backfill and starts_at <= now:
+                continue  # already started: never created by a change or the nightly run
             new_sessions.append(
                 Session(
                     series=series,
@@ -345,7 +357,9 @@ def generate_sessions(
         before = Session.objects.filter(series__in=all_series).count()
         Session.objects.bulk_create(new_sessions, ignore_conflicts=True, batch_size=2000)
         created = Session.objects.filter(series__in=all_series).count() - before
-        booked = _book_track_sessions(series_ids=[s.pk for s in all_series], from_on=lo, until=hi)
+        booked = _book_track_sessions(
+            series_ids=[s.pk for s in all_series], from_on=lo, until=hi, not_started_at=None if backfill else now
+        )
         stale = [s for s in all_series if s.generated_until is None or s.generated_until < windows[s.pk][1]]
         for s in stale:
             s.generated_until = windows[s.pk][1]
@@ -395,8 +409,12 @@ def _book_track_sessions(
     from_on: dt.date | None = None,
     until: dt.date | None = None,
     placement_id: int | None = None,
+    not_started_at: dt.datetime | None = None,
 ) -> int:
+    """Book the placed patients into track sessions; with ``not_started_at``, only sessions starting after it."""
     sessions = Session.objects.scheduled().filter(series__books_enrolled=True)
+    if not_started_at is not None:
+        sessions = sessions.filter(starts_at__gt=not_started_at)
     if series_ids is not None:
         sessions = sessions.filter(series_id__in=series_ids)
     if program_id is not None:
@@ -442,7 +460,9 @@ def sync_placement_bookings(*, placement: Placement) -> PlacementBookings:
     """Make a placement's bookings match its dates: book its track sessions, cancel the ones it no longer covers.
 
     The care-journey services call this for every placement they start, end,
-    cancel or reopen. Bookings with attendance are history and are left alone.
+    cancel or reopen. Bookings with attendance are history and are left alone,
+    and a placement is only ever booked into sessions that have not started yet
+    (a step-down at 14:00 does not put the patient into this morning's group).
     """
     with transaction.atomic():
         placement = Placement.objects.get(pk=placement.pk)
@@ -452,7 +472,7 @@ def sync_placement_bookings(*, placement: Placement) -> PlacementBookings:
         stale = Booking.objects.active().filter(placement=placement, attendance="")
         if placement.cancelled_at is None:
             stale = stale.filter(outside)
-        now = timezone.now()
+        now = clock.now()
         stale_ids = list(stale.values_list("pk", flat=True))
         cancelled = Booking.objects.filter(pk__in=stale_ids).update(
             cancelled_at=now, cancel_reason=CancelReason.PLACEMENT_ENDED, updated_at=now
@@ -465,6 +485,7 @@ def sync_placement_bookings(*, placement: Placement) -> PlacementBookings:
                 from_on=placement.start_on,
                 until=placement.ended_on - dt.timedelta(days=1) if placement.ended_on else None,
                 placement_id=placement.pk,
+                not_started_at=now,
             )
     return PlacementBookings(booked=booked, cancelled=cancelled)
 
@@ -480,7 +501,7 @@ def _lock_session(session: Session | int) -> Session:
 def _check_bookable(session: Session) -> None:
     if session.status == SessionStatus.CANCELLED:
         raise SessionCancelled(f"This session was cancelled ({session.status_reason or 'no reason given'}).")
-    if session.starts_at <= timezone.now():
+    if session.starts_at <= clock.now():
         raise SessionLocked("This session has already started.")
 
 

@@ -110,6 +110,8 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
         starts_on=today + dt.timedelta(days=1),
         books_enrolled=False,
     )
+    # The journeys book only sessions not yet started; the past weeks' bookings are a backfill of history.
+    schedule.generate_sessions(series_ids=[series.pk], from_on=monday)
     upcoming = Booking.objects.active().filter(patient=patient, starts_at__gt=timezone.now()).order_by("starts_at")
     booking = upcoming.first()
     from reminders import services as reminding

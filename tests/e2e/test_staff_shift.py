@@ -130,6 +130,9 @@ def _session_running_now(facilitator):
     ]
     for patient in patients:
         journey.enroll_in_iop(patient=patient, program=program, start_on=local_now.date(), enrolled_by=facilitator)
+    # A session that has already started is never created or booked by the series or the enrolments;
+    # this one, running now, is a backfill of history (an explicit ``from_on``).
+    services.generate_sessions(series_ids=[series.pk], from_on=local_now.date())
     session = Session.objects.get(series=series, local_date=local_now.date())
     assert session.booked_count == 3
     return session, patients

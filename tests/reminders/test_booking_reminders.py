@@ -14,7 +14,7 @@ from reminders import dispatch
 from reminders.models import FollowUpItem, Reason, Reminder, ReminderStatus
 from scheduling import services
 from scheduling.models import Attendance, Booking, Session
-from tests.scheduling.conftest import make_series, monday_weeks_ago
+from tests.scheduling.conftest import enroll_with_history, make_series, monday_weeks_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -177,8 +177,7 @@ def past_sessions(iop, patient, clinician, today):
     """Four past sessions of a group the patient has attended for three weeks."""
     start = monday_weeks_ago(today, 3)
     series = make_series(iop, clinician, starts_on=start)
-    services.generate_sessions(series_ids=[series.pk], from_on=start)
-    journey.enroll_in_iop(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
+    enroll_with_history(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
     return list(Session.objects.filter(series=series, starts_at__lt=timezone.now()).order_by("starts_at")[:4])
 
 
@@ -233,7 +232,7 @@ def test_the_sql_planner_writes_exactly_what_the_python_reference_plans(booked, 
     Reminder.objects.all().delete()
     for name, kind in TARGETS.items():
         expected = {
-            (p.target_id, p.patient_id, p.kind, p.due_at, p.event_at, p.due_at, f"{p.key}:{channel}", channel)
+            (p.target_id, p.patient_id, p.kind, p.due_at, p.event_at, max(p.due_at, now), f"{p.key}:{channel}", channel)
             for p in kind.plan(ids=None, now=now)
             for channel in settings.REMINDERS_CHANNELS
         }

@@ -32,6 +32,18 @@ def monday_weeks_ago(today: dt.date, weeks: int) -> dt.date:
     return today - dt.timedelta(days=today.weekday(), weeks=weeks)
 
 
+def enroll_with_history(*, patient, program, start_on, enrolled_by):
+    """Enroll as of a past date and book the sessions since then, as a placement recorded after the fact.
+
+    ``sync_placement_bookings`` books only sessions that have not started; the past
+    sessions a test takes attendance for come from a backfill of history
+    (``generate_sessions`` with an explicit ``from_on``).
+    """
+    placement = journey.enroll_in_iop(patient=patient, program=program, start_on=start_on, enrolled_by=enrolled_by)
+    services.generate_sessions(from_on=start_on)
+    return placement
+
+
 @pytest.fixture
 def running_group(iop, clinician, today):
     """A Mon/Wed/Thu evening group that began three weeks ago, sessions generated from then on."""
@@ -43,6 +55,4 @@ def running_group(iop, clinician, today):
 
 @pytest.fixture
 def enrolled(patient, iop, clinician, today):
-    return journey.enroll_in_iop(
-        patient=patient, program=iop, start_on=monday_weeks_ago(today, 3), enrolled_by=clinician
-    )
+    return enroll_with_history(patient=patient, program=iop, start_on=monday_weeks_ago(today, 3), enrolled_by=clinician)

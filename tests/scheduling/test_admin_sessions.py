@@ -9,12 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.models import AuditAction, AuditCategory, AuditEvent
-from programs import services as journey
 from scheduling import services
 from scheduling.models import AttendanceRecord, Booking, Session, SessionSeries
 from scheduling.selectors import sessions_today
 from scheduling.services import Mark
 from tests.factories import PatientFactory
+from tests.scheduling.conftest import enroll_with_history
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def group(running_group, enrolled, other_patient, iop, clinician):
     """The evening group with two patients enrolled since it began."""
-    journey.enroll_in_iop(patient=other_patient, program=iop, start_on=enrolled.start_on, enrolled_by=clinician)
+    enroll_with_history(patient=other_patient, program=iop, start_on=enrolled.start_on, enrolled_by=clinician)
     return running_group
 
 
@@ -145,8 +145,8 @@ def test_the_attendance_page_costs_the_same_queries_for_a_bigger_group(
     with CaptureQueriesContext(connection) as small:
         assert client.get(url).status_code == 200
     for _ in range(6):
-        journey.enroll_in_iop(patient=PatientFactory(), program=iop, start_on=last_session.local_date,
-                              enrolled_by=clinician)  # fmt: skip
+        enroll_with_history(patient=PatientFactory(), program=iop, start_on=last_session.local_date,
+                            enrolled_by=clinician)  # fmt: skip
     assert Booking.objects.filter(session=last_session).count() == 8
     with CaptureQueriesContext(connection) as big:
         assert client.get(url).status_code == 200

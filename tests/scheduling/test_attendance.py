@@ -10,15 +10,14 @@ from scheduling import services
 from scheduling.models import Attendance, AttendanceRecord, Booking, Session
 from scheduling.services import Mark
 from tests.factories import PatientFactory, UserFactory
+from tests.scheduling.conftest import enroll_with_history
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def last_monday_session(running_group, enrolled, other_patient, iop, clinician, today):
-    from programs import services as journey
-
-    journey.enroll_in_iop(patient=other_patient, program=iop, start_on=enrolled.start_on, enrolled_by=clinician)
+    enroll_with_history(patient=other_patient, program=iop, start_on=enrolled.start_on, enrolled_by=clinician)
     return Session.objects.filter(series=running_group, local_date__lt=today).order_by("-starts_at").first()
 
 

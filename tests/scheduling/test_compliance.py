@@ -5,12 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from programs import services as journey
 from scheduling import selectors, services
 from scheduling.models import Attendance, Booking, Session
 from scheduling.services import Mark
 from tests.factories import PatientFactory
-from tests.scheduling.conftest import make_series, monday_weeks_ago
+from tests.scheduling.conftest import enroll_with_history, make_series, monday_weeks_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +21,7 @@ def last_week(today):
 
 def _enroll(iop, clinician, *, start, born):
     patient = PatientFactory(date_of_birth=born)
-    return journey.enroll_in_iop(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
+    return enroll_with_history(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
 
 
 def _record(session, marks, clinician):

@@ -9,7 +9,7 @@ from clinic.errors import DomainError
 from scheduling import services
 from scheduling.models import Attendance, Booking, Session, SessionSeries, SessionStatus
 from tests.factories import PatientFactory, ProgramFactory
-from tests.scheduling.conftest import make_series, monday_weeks_ago
+from tests.scheduling.conftest import enroll_with_history, make_series, monday_weeks_ago
 
 pytestmark = pytest.mark.django_db
 NEW_YORK = ZoneInfo("America/New_York")
@@ -132,7 +132,6 @@ def test_a_move_outside_the_series_dates_or_onto_a_closed_day_is_refused(iop, cl
 
 
 def test_editing_a_series_from_a_date_leaves_the_past_and_attended_sessions_alone(iop, clinician, today):
-    from programs import services as journey
 
     # Daily at local midnight, so today's session has always started when the test runs.
     start = monday_weeks_ago(today, 2)
@@ -140,7 +139,7 @@ def test_editing_a_series_from_a_date_leaves_the_past_and_attended_sessions_alon
                          starts_on=start)  # fmt: skip
     services.generate_sessions(series_ids=[series.pk], from_on=start)
     patient = PatientFactory()
-    journey.enroll_in_iop(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
+    enroll_with_history(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
     local_today = services.local_today(iop.time_zone)
     todays = Session.objects.get(series=series, local_date=local_today)
     services.record_attendance(
