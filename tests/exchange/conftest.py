@@ -89,6 +89,9 @@ def clinic(db):
     schedule.generate_sessions(series_ids=[series.pk], from_on=monday)
     stay = journey.admit_to_residential(patient=alex, bed=bed, admitted_on=days(-40), admitted_by=clinician)
     step_down = journey.step_down(stay=stay, to_program=iop, on=days(-8), reason="Stable", decided_by=clinician)
+    sam_enrollment = journey.enroll_in_iop(patient=sam, program=iop, start_on=days(-30), enrolled_by=clinician)
+    # Placements recorded after the fact book only sessions still to come; the history since is a backfill.
+    schedule.generate_sessions(series_ids=[series.pk], from_on=monday)
     # Alex's groups since the step-down on Tue 10 Nov (Wed 11, Thu 12, Mon 16 at 18:00): present, late, absent.
     past = list(Booking.objects.filter(patient=alex, starts_at__lt=INSTANT).order_by("starts_at"))
     marks = ["present", "late", "absent"]
@@ -99,7 +102,6 @@ def clinic(db):
             marks=[schedule.Mark(patient_id=alex.pk, attendance=mark, minutes_attended=minutes)],
             recorded_by=clinician,
         )
-    sam_enrollment = journey.enroll_in_iop(patient=sam, program=iop, start_on=days(-30), enrolled_by=clinician)
     discharge = journey.discharge(
         episode=sam_enrollment.episode, on=days(-7), disposition="completed", decided_by=clinician
     )
