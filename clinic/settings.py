@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
+    "utilization",  # payer authorizations and utilization review (issue 15)
 ]
 
 MIDDLEWARE = [
