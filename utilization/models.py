@@ -222,7 +222,7 @@ class Authorization(TimeStampedModel):
         return None if self.approved_units is None else self.approved_units + self.units_added
 
     @property
-    def covered_through(self):
+    def approved_through(self):
         return self.extended_to or self.end_on
 
 

@@ -89,15 +89,15 @@ def add_coverage(
         )
 
 
-def _check_units(*, units: int, start_on: dt.date, end_on: dt.date, unit_kind: str, field: str) -> None:
+def _check_units(
+    *, units: int, start_on: dt.date, end_on: dt.date, unit_kind: str, field: str, error=InvalidAuthorization
+) -> None:
     days = (end_on - start_on).days + 1
     most = days if unit_kind == UnitKind.DAYS else days * MAX_SESSIONS_PER_DAY
     if units < 0:
-        raise InvalidAuthorization("Units cannot be below zero.", field=field)
+        raise error("Units cannot be below zero.", field=field)
     if units > most:
-        raise InvalidAuthorization(
-            f"{units} {unit_kind} do not fit between {start_on} and {end_on} (at most {most}).", field=field
-        )
+        raise error(f"{units} {unit_kind} do not fit between {start_on} and {end_on} (at most {most}).", field=field)
 
 
 def _check_unit_kind(*, asam_level: str, unit_kind: str) -> None:
@@ -242,7 +242,7 @@ def record_review(
         if outcome == ReviewOutcome.APPROVED_MORE:
             if not authorization.is_approved:
                 raise InvalidReview("Only an approved authorization can be extended.", field="outcome")
-            through = authorization.covered_through
+            through = authorization.approved_through
             if new_end_on is None or new_end_on <= through:
                 raise InvalidReview(f"The new end must be after {through}.", field="new_end_on")
             if units_added < 1:
@@ -253,6 +253,7 @@ def record_review(
                 end_on=new_end_on,
                 unit_kind=authorization.unit_kind,
                 field="units_added",
+                error=InvalidReview,
             )
             overlapping = Authorization.objects.filter(
                 coverage=authorization.coverage_id,
