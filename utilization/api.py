@@ -361,46 +361,42 @@ class Worklist(StaffListView):
 
 
 def _worklist(*, user, on: dt.date, kinds: list[str]) -> list[dict]:
-    sites = list(access.visible_sites(user))
+    def scoped(queryset):
+        return access.scope_queryset(queryset, user=user).select_related("patient", "episode").order_by("pk")
+
     items: list[dict] = []
 
     def authorizations(queryset, kind: str, date_of) -> None:
-        for auth in queryset.select_related("patient", "episode").order_by("pk"):
+        for auth in scoped(queryset):
             items.append(
                 {"kind": kind, "patient": auth.patient, "episode": auth.episode.public_id,
                  "authorization": auth.public_id, "number": auth.number, "asam_level": auth.asam_level,
                  "on": date_of(auth), "days": None}
             )  # fmt: skip
 
+    def placements(queryset, kind: str, uncovered: dict) -> None:
+        for placement in scoped(queryset).select_related("program"):
+            days, first = uncovered.get(placement.pk, (None, placement.start_on))
+            items.append(
+                {"kind": kind, "patient": placement.patient, "episode": placement.episode.public_id,
+                 "authorization": None, "number": "", "asam_level": placement.program.asam_level,
+                 "on": first, "days": days}
+            )  # fmt: skip
+
     if WorklistKind.REVIEWS_DUE in kinds:
-        authorizations(selectors.reviews_due(on=on, sites=sites), WorklistKind.REVIEWS_DUE, lambda a: a.next_review_on)
+        authorizations(selectors.reviews_due(on=on), WorklistKind.REVIEWS_DUE, lambda a: a.next_review_on)
     if WorklistKind.ENDING_SOON in kinds:
-        authorizations(selectors.ending_soon(on=on, sites=sites), WorklistKind.ENDING_SOON, lambda a: a.covered_through)
+        authorizations(selectors.ending_soon(on=on), WorklistKind.ENDING_SOON, lambda a: a.covered_through)
     if WorklistKind.DENIALS in kinds:
-        authorizations(
-            selectors.denials_without_follow_up(on=on, sites=sites), WorklistKind.DENIALS, lambda a: a.denied_on
-        )
+        authorizations(selectors.denials_without_follow_up(on=on), WorklistKind.DENIALS, lambda a: a.denied_on)
     if WorklistKind.DAYS_NOT_COVERED in kinds:
-        uncovered = selectors.uncovered_days_by_placement(on=on, sites=sites)
-        placements = selectors.PlacementUnderReview.objects.filter(pk__in=list(uncovered)).select_related(
-            "patient", "episode", "program"
-        )
-        for placement in placements.order_by("pk"):
-            days, first = uncovered[placement.pk]
-            items.append(
-                {"kind": WorklistKind.DAYS_NOT_COVERED, "patient": placement.patient,
-                 "episode": placement.episode.public_id, "authorization": None, "number": "",
-                 "asam_level": placement.program.asam_level, "on": first, "days": days}
-            )  # fmt: skip
+        uncovered = selectors.uncovered_days_by_placement(on=on)
+        placements(
+            selectors.PlacementUnderReview.objects.filter(pk__in=list(uncovered)), WorklistKind.DAYS_NOT_COVERED,
+            uncovered,
+        )  # fmt: skip
     if WorklistKind.NEEDS_AUTHORIZATION in kinds:
-        for placement in selectors.needs_authorization(on=on, sites=sites).select_related(
-            "patient", "episode", "program"
-        ):
-            items.append(
-                {"kind": WorklistKind.NEEDS_AUTHORIZATION, "patient": placement.patient,
-                 "episode": placement.episode.public_id, "authorization": None, "number": "",
-                 "asam_level": placement.program.asam_level, "on": placement.start_on, "days": None}
-            )  # fmt: skip
+        placements(selectors.needs_authorization(on=on), WorklistKind.NEEDS_AUTHORIZATION, {})
     return items
 
 

@@ -76,10 +76,6 @@ def _covered_through() -> Coalesce:
     return Coalesce("extended_to", "end_on", output_field=DateField())
 
 
-def _sites_filter(queryset: QuerySet, sites, path: str) -> QuerySet:
-    return queryset if sites is None else queryset.filter(**{f"{path}__in": sites})
-
-
 # --- days used against days approved ---------------------------------------------------------------------
 
 
@@ -129,17 +125,6 @@ def with_units_used(queryset: QuerySet[Authorization], *, on: dt.date) -> QueryS
             output_field=IntegerField(),
         ),
     )
-
-
-def authorizations(*, on: dt.date, sites=None) -> QuerySet[Authorization]:
-    """Authorizations with their usage, newest first."""
-    queryset = Authorization.objects.select_related("patient", "episode", "coverage__payer", "requested_by")
-    queryset = queryset if sites is None else queryset.filter(patient__in=_patients_at(sites))
-    return with_units_used(queryset, on=on)
-
-
-def _patients_at(sites) -> QuerySet:
-    return Placement.objects.not_cancelled().filter(program__site__in=sites).values("patient_id")
 
 
 def days_used_for_open_episodes(*, on: dt.date) -> QuerySet[Authorization]:
@@ -253,17 +238,19 @@ def episode_summary(*, episode, on: dt.date) -> dict:
 
 
 # --- the UR worklists (the dashboard's figures, the admin filters and the API use the same ones) ----------
+# Each returns every row of the clinic; entry points scope it with ``clinic.access.scope_queryset`` so a
+# figure, its admin list and the API count the same rows for the same person.
 
 
-def reviews_due(*, on: dt.date, sites=None) -> QuerySet[Authorization]:
+def reviews_due(*, on: dt.date) -> QuerySet[Authorization]:
     """Approved authorizations still in force whose next concurrent review is due by tomorrow (or overdue)."""
     queryset = Authorization.objects.annotate(covered_through=_covered_through()).filter(
         status__in=APPROVED_STATUSES, next_review_on__lte=on + dt.timedelta(days=1), covered_through__gte=on
     )
-    return _sites_filter(queryset, None if sites is None else sites, "patient__placements__program__site").distinct()
+    return queryset
 
 
-def ending_soon(*, on: dt.date, sites=None) -> QuerySet[Authorization]:
+def ending_soon(*, on: dt.date) -> QuerySet[Authorization]:
     """Approved authorizations ending within 3 days while the patient is still in that level of care."""
     still_there = Placement.objects.on(on).filter(
         episode=OuterRef("episode"), program__asam_level=OuterRef("asam_level")
@@ -274,10 +261,10 @@ def ending_soon(*, on: dt.date, sites=None) -> QuerySet[Authorization]:
         .filter(covered_through__gte=on, covered_through__lte=on + dt.timedelta(days=ENDING_SOON_DAYS))
         .filter(Exists(still_there))
     )
-    return _sites_filter(queryset, sites, "patient__placements__program__site").distinct()
+    return queryset
 
 
-def denials_without_follow_up(*, on: dt.date, sites=None) -> QuerySet[Authorization]:
+def denials_without_follow_up(*, on: dt.date) -> QuerySet[Authorization]:
     """Denials (a denied request, or a review that denied more days) over 2 days old with no appeal,
     peer-to-peer or later approval, and no step-down, step-up or discharge since, in an open episode."""
     denied_review = (
@@ -298,10 +285,10 @@ def denials_without_follow_up(*, on: dt.date, sites=None) -> QuerySet[Authorizat
     )
     moved = Transition.objects.filter(episode=OuterRef("episode"), effective_on__gte=OuterRef("denied_on"))
     queryset = queryset.exclude(Exists(followed_up)).exclude(Exists(moved))
-    return _sites_filter(queryset, sites, "patient__placements__program__site").distinct()
+    return queryset
 
 
-def needs_authorization(*, on: dt.date, sites=None) -> QuerySet[PlacementUnderReview]:
+def needs_authorization(*, on: dt.date) -> QuerySet[PlacementUnderReview]:
     """Outpatient placements in force, begun by a step-down, whose coverage needs an authorization
     for the level and has none requested or approved: the "needs authorization" items."""
     stepped_down = Transition.objects.filter(to_placement=OuterRef("pk"), kind="step_down")
@@ -319,12 +306,12 @@ def needs_authorization(*, on: dt.date, sites=None) -> QuerySet[PlacementUnderRe
         .filter(Exists(stepped_down), Exists(coverage_needs))
         .exclude(Exists(authorized))
     )
-    return _sites_filter(queryset, sites, "program__site")
+    return queryset
 
 
-def days_not_covered(*, on: dt.date, sites=None) -> QuerySet[PlacementUnderReview]:
+def days_not_covered(*, on: dt.date) -> QuerySet[PlacementUnderReview]:
     """Placements with days in care that need an authorization and have none (see ``uncovered_days_by_placement``)."""
-    ids = list(uncovered_days_by_placement(on=on, sites=sites))
+    ids = list(uncovered_days_by_placement(on=on))
     return PlacementUnderReview.objects.filter(pk__in=ids)
 
 
