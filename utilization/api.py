@@ -183,6 +183,7 @@ class AuthorizationRequestSerializer(serializers.Serializer):
     requested_units = serializers.IntegerField(max_value=10_000)
     start_on = BoundedDateField()
     end_on = BoundedDateField()
+    requested_on = BoundedDateField(required=False, help_text="When the payer was asked (today by default).")
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
 
@@ -298,6 +299,11 @@ class EpisodeUtilizationSerializer(serializers.Serializer):
     days_in_care = serializers.IntegerField()
     days_covered = serializers.IntegerField()
     days_at_risk = serializers.IntegerField()
+    planned_end_on = serializers.DateField(allow_null=True, help_text="The current level of care's planned end.")
+    planned_days_not_covered = serializers.IntegerField(
+        help_text="Planned days from today (after an extension or a step-down) no approved authorization covers."
+    )
+    first_planned_day_not_covered = serializers.DateField(allow_null=True)
     days = DayInCareSerializer(many=True)
 
 

@@ -228,6 +228,7 @@ def episode_summary(*, episode, on: dt.date) -> dict:
         if current.next_review_on:
             headline += f", review due {current.next_review_on:%a %b %-d}"
     return {
+        **plan_coverage(episode=episode, on=on),
         "days_in_care": len(days),
         "days_covered": sum(1 for d in days if d.authorization_number),
         "days_at_risk": sum(1 for d in days if d.at_risk),
@@ -237,31 +238,58 @@ def episode_summary(*, episode, on: dt.date) -> dict:
     }
 
 
+def plan_coverage(*, episode, on: dt.date) -> dict:
+    """Whether approved authorizations cover the rest of the current level's plan (after an extension, a
+    step-down or a step-up): the planned days from today on that no approved authorization covers."""
+    placement = Placement.objects.open().filter(episode=episode).select_related("program").order_by("-start_on").first()
+    if placement is None or placement.planned_end_on is None:
+        return {"planned_end_on": None, "planned_days_not_covered": 0, "first_planned_day_not_covered": None}
+    ranges = [
+        (auth.start_on, auth.extended_to or auth.end_on)
+        for auth in Authorization.objects.filter(
+            episode=episode, asam_level=placement.program.asam_level, status__in=APPROVED_STATUSES
+        )
+    ]
+    first = max(on, placement.start_on)
+    planned = [first + dt.timedelta(days=n) for n in range((placement.planned_end_on - first).days)]
+    missing = [d for d in planned if not any(start <= d <= end for start, end in ranges)]
+    return {
+        "planned_end_on": placement.planned_end_on,
+        "planned_days_not_covered": len(missing),
+        "first_planned_day_not_covered": missing[0] if missing else None,
+    }
+
+
 # --- the UR worklists (the dashboard's figures, the admin filters and the API use the same ones) ----------
 # Each returns every row of the clinic; entry points scope it with ``clinic.access.scope_queryset`` so a
 # figure, its admin list and the API count the same rows for the same person.
 
 
-def reviews_due(*, on: dt.date) -> QuerySet[Authorization]:
-    """Approved authorizations still in force whose next concurrent review is due by tomorrow (or overdue)."""
-    queryset = Authorization.objects.annotate(covered_through=_covered_through()).filter(
-        status__in=APPROVED_STATUSES, next_review_on__lte=on + dt.timedelta(days=1), covered_through__gte=on
+def _still_in_level(on: dt.date) -> Exists:
+    return Exists(
+        Placement.objects.on(on).filter(episode=OuterRef("episode"), program__asam_level=OuterRef("asam_level"))
     )
-    return queryset
+
+
+def reviews_due(*, on: dt.date) -> QuerySet[Authorization]:
+    """Approved authorizations whose next concurrent review is due by tomorrow (or overdue), while the
+    authorization is in force or the patient is still in that level of care (an overdue review after the
+    approved days ran out is the most urgent of all)."""
+    return (
+        Authorization.objects.annotate(covered_through=_covered_through())
+        .filter(status__in=APPROVED_STATUSES, next_review_on__lte=on + dt.timedelta(days=1))
+        .filter(Q(covered_through__gte=on) | _still_in_level(on))
+    )
 
 
 def ending_soon(*, on: dt.date) -> QuerySet[Authorization]:
     """Approved authorizations ending within 3 days while the patient is still in that level of care."""
-    still_there = Placement.objects.on(on).filter(
-        episode=OuterRef("episode"), program__asam_level=OuterRef("asam_level")
-    )
-    queryset = (
+    return (
         Authorization.objects.annotate(covered_through=_covered_through())
         .filter(status__in=APPROVED_STATUSES)
         .filter(covered_through__gte=on, covered_through__lte=on + dt.timedelta(days=ENDING_SOON_DAYS))
-        .filter(Exists(still_there))
+        .filter(_still_in_level(on))
     )
-    return queryset
 
 
 def denials_without_follow_up(*, on: dt.date) -> QuerySet[Authorization]:
