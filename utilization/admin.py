@@ -361,7 +361,7 @@ class PlacementUnderReviewAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     """Each level of care with its days in care against the payer's approval."""
 
     audit_category = AuditCategory.PAYER
-    list_display = ["patient", "program", "kind", "start_on", "ended_on", "days_not_covered"]
+    list_display = ["patient", "program", "kind", "start_on", "ended_on"]
     list_filter = [PlacementWorklistFilter, "kind", "program__site", "program"]
     search_fields = ["patient__mrn", "patient__legal_last_name"]
     list_select_related = ["patient", "program"]
@@ -370,11 +370,14 @@ class PlacementUnderReviewAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).not_cancelled()
 
-    def changelist_view(self, request, extra_context=None):
-        self._uncovered = selectors.uncovered_days_by_placement(on=clock.today())
-        return super().changelist_view(request, extra_context)
+    def get_list_display(self, request):
+        # Counted once per page view for every placement (one query), not per row; kept in this closure
+        # rather than on the admin instance, which requests share.
+        uncovered = selectors.uncovered_days_by_placement(on=clock.today())
 
-    @admin.display(description="days not covered")
-    def days_not_covered(self, obj) -> str:
-        days, first = getattr(self, "_uncovered", {}).get(obj.pk, (0, None))
-        return f"{days} (from {first:%b %-d})" if days else "0"
+        @admin.display(description="days not covered")
+        def days_not_covered(obj) -> str:
+            days, first = uncovered.get(obj.pk, (0, None))
+            return f"{days} (from {first:%b %-d})" if days else "0"
+
+        return [*super().get_list_display(request), days_not_covered]

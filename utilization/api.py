@@ -8,6 +8,7 @@ enters coverage and sees whether care is authorized, never the authorization not
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import django_filters
 from django.db.models import Prefetch
@@ -40,6 +41,20 @@ def _valid(serializer_class, request, view, **kwargs) -> dict:
     serializer = serializer_class(data=request.data, context=view.get_serializer_context(), **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class PayerField(serializers.SlugRelatedField):
+    """A payer by public UUID (payers are the same at every site; a malformed id is "invalid", not a 500)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="public_id", queryset=Payer.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            uuid.UUID(str(data))
+        except (TypeError, ValueError, AttributeError):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 # --- payers and coverage -------------------------------------------------------------------------------------
@@ -79,7 +94,7 @@ class CoverageSerializer(serializers.ModelSerializer):
 
 class CoverageInputSerializer(serializers.Serializer):
     patient = ScopedPublicIdField(queryset=Patient.objects.all())
-    payer = serializers.SlugRelatedField(slug_field="public_id", queryset=Payer.objects.all())
+    payer = PayerField()
     rank = serializers.IntegerField(min_value=1, max_value=9, default=1)
     member_id = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     group_number = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
@@ -424,7 +439,7 @@ class BillableUnitSerializer(serializers.Serializer):
 
 
 class BillableUnitQuerySerializer(serializers.Serializer):
-    payer = serializers.SlugRelatedField(slug_field="public_id", queryset=Payer.objects.all(), required=False)
+    payer = PayerField(required=False)
     date_from = BoundedDateField(required=False)
     date_to = BoundedDateField(required=False)
 

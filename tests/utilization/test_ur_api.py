@@ -113,6 +113,8 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(alex_journey, ur_user):
     }, format="json")  # fmt: skip
     assert response.status_code == 400 and "asam_level" in response.json()["error"]["fields"]
     assert iop_auth.reviews.count() == 0
+    response = ur.get("/api/v1/billable-units/?payer=not-a-uuid")
+    assert response.status_code == 400 and "payer" in response.json()["error"]["fields"]
 
 
 def test_the_billable_units_through_the_api(alex_journey, ur_user, blue, patient):
