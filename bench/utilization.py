@@ -77,7 +77,7 @@ WHERE a.status IN ('approved', 'partial') AND e.status IN ('planned', 'waitlist'
 # grouped, the primary coverage and the covering authorization as correlated subqueries.
 RAW_BILLABLE_SQL = """
 WITH units AS (
-    SELECT p.patient_id, p.episode_id, p.program_id, d.day, NULL::integer AS minutes
+    SELECT p.patient_id, p.episode_id, p.program_id, d.day::date, NULL::integer AS minutes
     FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS d(day)
     JOIN programs_placement p ON p.kind = 'residential' AND p.cancelled_at IS NULL
          AND p.start_on <= d.day AND (p.ended_on IS NULL OR p.ended_on > d.day)

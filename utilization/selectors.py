@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import (
     Case,
-    Count,
     DateField,
     Exists,
     F,
@@ -33,7 +32,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
 )
@@ -86,23 +84,26 @@ def with_units_used(queryset: QuerySet[Authorization], *, on: dt.date) -> QueryS
     """
     day_after = Value(on + dt.timedelta(days=1), output_field=DateField())
     window_end = Least(day_after, DayAfter(Coalesce(OuterRef("extended_to"), OuterRef("end_on"))))
+    # Aggregates written as plain SQL functions: PostgreSQL sums the correlated rows without the GROUP BY
+    # an ORM aggregate would add to each subquery.
     residential_days = (
         Placement.objects.filter(
             episode=OuterRef("episode"), cancelled_at__isnull=True, program__asam_level=OuterRef("asam_level")
         )
-        .annotate(
-            days=Greatest(
-                Value(0),
-                DaysBetween(
-                    Least(Coalesce("ended_on", day_after), window_end),
-                    Greatest("start_on", OuterRef("start_on")),
+        .order_by()
+        .values(
+            total=Func(
+                Greatest(
+                    Value(0),
+                    DaysBetween(
+                        Least(Coalesce("ended_on", day_after), window_end),
+                        Greatest("start_on", OuterRef("start_on")),
+                    ),
                 ),
+                function="SUM",
+                output_field=IntegerField(),
             )
         )
-        .order_by()
-        .values("episode")
-        .annotate(total=Sum("days"))
-        .values("total")
     )
     attended = Booking.objects.filter(
         placement__episode=OuterRef("episode"),
@@ -112,16 +113,18 @@ def with_units_used(queryset: QuerySet[Authorization], *, on: dt.date) -> QueryS
         session__local_date__gte=OuterRef("start_on"),
         session__local_date__lte=Least(Value(on), Coalesce(OuterRef("extended_to"), OuterRef("end_on"))),
     ).order_by()
-    iop_days = attended.values("placement__episode").annotate(n=Count("session__local_date", distinct=True))
-    iop_sessions = attended.values("placement__episode").annotate(n=Count("*"))
+    iop_days = attended.values(
+        n=Func("session__local_date", template="COUNT(DISTINCT %(expressions)s)", output_field=IntegerField())
+    )
+    iop_sessions = attended.values(n=Func(template="COUNT(*)", output_field=IntegerField()))
     return queryset.annotate(
         covered_through=_covered_through(),
         units_approved=F("approved_units") + F("units_added"),
         units_used=Case(
             When(start_on__isnull=True, then=Value(0)),
             When(asam_level__in=RESIDENTIAL_LEVELS, then=Coalesce(Subquery(residential_days), 0)),
-            When(unit_kind=UnitKind.SESSIONS, then=Coalesce(Subquery(iop_sessions.values("n")), 0)),
-            default=Coalesce(Subquery(iop_days.values("n")), 0),
+            When(unit_kind=UnitKind.SESSIONS, then=Coalesce(Subquery(iop_sessions), 0)),
+            default=Coalesce(Subquery(iop_days), 0),
             output_field=IntegerField(),
         ),
     )
@@ -130,8 +133,10 @@ def with_units_used(queryset: QuerySet[Authorization], *, on: dt.date) -> QueryS
 def days_used_for_open_episodes(*, on: dt.date) -> QuerySet[Authorization]:
     """Every approved authorization of every open episode with its days used: the bench's measure, one query."""
     approved = Authorization.objects.filter(status__in=APPROVED_STATUSES, episode__status__in=OPEN_EPISODE_STATUSES)
-    return with_units_used(approved, on=on).values(
-        "pk", "episode_id", "asam_level", "unit_kind", "units_approved", "units_used", "covered_through"
+    return (
+        with_units_used(approved, on=on)
+        .order_by()
+        .values("pk", "episode_id", "asam_level", "unit_kind", "units_approved", "units_used", "covered_through")
     )
 
 
