@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench import api, dispatch, fhir_export, generation, memory, planning
+from bench import utilization as ur_bench
 from bench.config import Scale
 
 
@@ -361,7 +362,7 @@ class Memory:
 
 class FhirExport:
     key = "fhir_export"
-    title = "6. FHIR bulk export"
+    title = "7. FHIR bulk export"
 
     def run(self, ctx: Context) -> dict:
         return fhir_export.measure(out=ctx.out)
@@ -401,11 +402,56 @@ class FhirExport:
         ]
 
 
+class Utilization:
+    key = "utilization"
+    title = "6. Utilization review"
+
+    def run(self, ctx: Context) -> dict:
+        return ur_bench.measure(today=ctx.today)
+
+    def section(self, runs: list[dict]) -> str:
+        lines = [
+            "Days used against days approved for every approved authorization of every open episode "
+            "(`utilization.selectors.days_used_for_open_episodes`, one ORM query with correlated subqueries), and "
+            "the billable-units export for the last 30 days of the whole dataset (`utilization.selectors."
+            "billable_units`, streamed from a server-side cursor into row objects), each against a hand-written "
+            "raw SQL equivalent returning the same rows (checked). Best of "
+            f"{ur_bench.ROUNDS} rounds each. The step seeds payers, coverage and authorizations first.",
+            "",
+            "| scale | authorizations | days used s | raw s | ratio | same | export rows | export s | raw s | ratio "
+            "| same | not covered |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for run in runs:
+            u = run.get(self.key)
+            if u:
+                d, e = u["days_used"], u["export"]
+                lines.append(
+                    f"| {_scale_label(run)} | {d['rows']:,} | {d['service_seconds']:.3f} | {d['raw_seconds']:.3f} "
+                    f"| {d['ratio']}x | {'yes' if d['same_rows'] else 'NO'} | {e['rows']:,} "
+                    f"| {e['service_seconds']:.3f} | {e['raw_seconds']:.3f} | {e['ratio']}x "
+                    f"| {'yes' if e['same_rows'] else 'NO'} | {u['not_covered_rows']:,} |"
+                )
+        return "\n".join(lines)
+
+    def targets(self, runs: list[dict]) -> list[Target]:
+        u = _full(runs, self.key)
+        if u is None:
+            return [Target("UR days used / billable export", "within 2x raw SQL", "not measured", None)]
+        targets = []
+        for key, name in (("days_used", "UR days used, every open episode"), ("export", "Billable units, 30 days")):
+            f = u[key]
+            met = f["ratio"] is not None and f["ratio"] <= 2 and f["same_rows"]
+            targets.append(Target(name, "within 2x raw SQL, same rows", f"{f['ratio']}x ({f['rows']:,} rows)", met))
+        return targets
+
+
 MEASURES: list = [
     Generation(),
     Planning(),
     Dispatch(),
     Api(),
     Memory(),
+    Utilization(),
     FhirExport(),
 ]  # fmt: skip

@@ -35,6 +35,7 @@ class Role(models.TextChoices):
     PROGRAM_ADMIN = "program_admin", "Program admin"
     CLINICIAN = "clinician", "Clinician"
     FRONT_DESK = "front_desk", "Front desk"
+    UR_COORDINATOR = "ur_coordinator", "UR coordinator"
     PATIENT = "patient", "Patient"
     SUPERUSER = "superuser", "Superuser"
 
@@ -44,10 +45,12 @@ class Role(models.TextChoices):
 ROLE_GROUPS: dict[Role, str] = {
     Role.PROGRAM_ADMIN: "Program admin",
     Role.CLINICIAN: "Clinician",
+    # Utilization review (issue 15): payer work and the clinical summary a review needs, no clinical actions.
+    Role.UR_COORDINATOR: "UR coordinator",
     Role.FRONT_DESK: "Front desk",
 }
 STAFF_ROLES = frozenset(ROLE_GROUPS)
-CLINICAL_ROLES = frozenset({Role.PROGRAM_ADMIN, Role.CLINICIAN, Role.SUPERUSER})
+CLINICAL_ROLES = frozenset({Role.PROGRAM_ADMIN, Role.CLINICIAN, Role.UR_COORDINATOR, Role.SUPERUSER})
 
 _FRONT_DESK = {
     # Demographics and contact details; registering a patient at the desk.
@@ -124,6 +127,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
     Role.FRONT_DESK: set(_FRONT_DESK),
     Role.CLINICIAN: set(_CLINICIAN),
     Role.PROGRAM_ADMIN: set(_PROGRAM_ADMIN),
+    # The utilization app adds its own permissions (utilization/roles.py).
+    Role.UR_COORDINATOR: set(),
 }
 
 

@@ -54,6 +54,8 @@ class AuditCategory(models.TextChoices):
     CLINICAL = "clinical", "Clinical"
     SCHEDULE = "schedule", "Schedule"
     MESSAGING = "messaging", "Messaging"
+    # Coverage and payer authorizations (utilization review, issue 15).
+    PAYER = "payer", "Payer"
     # Reading the trail itself says who saw which patient, so that is recorded too.
     AUDIT = "audit", "Audit trail"
 

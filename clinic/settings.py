@@ -51,7 +51,8 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
-    "exchange",
+    "utilization",  # payer authorizations and utilization review (issue 15)
+    "exchange",  # FHIR R4 on top of every app (issue 16)
 ]
 
 MIDDLEWARE = [

@@ -78,6 +78,12 @@ def program_admin(site):
 
 
 @pytest.fixture
+def ur_coordinator(site):
+    """Utilization review (issue 15): payer work and the clinical summary, no clinical actions."""
+    return staff_member(role=Role.UR_COORDINATOR, sites=[site], username="uma.urcoordinator")
+
+
+@pytest.fixture
 def colleague_elsewhere(other_site):
     """A clinician who works only at another site."""
     return staff_member(role=Role.CLINICIAN, sites=[other_site], username="omar.lakeview")

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("programs.api_urls")),
     path("", include("scheduling.api_urls")),
     path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
+    path("", include("utilization.api_urls")),  # staff: coverage, authorizations, UR worklist, billable units
 ]

@@ -125,7 +125,38 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
     )
     # A session that has started, for taking attendance (Mon/Wed/Thu: one falls in any five days).
     attended = Booking.objects.active().filter(patient=patient, starts_at__lt=timezone.now()).order_by("-starts_at")
+    # Utilization review (issue 15): Alex's coverage, an approved IOP authorization and a pending residential one.
+    from utilization import services as ur
+    from utilization.models import Payer
+
+    payer = Payer.objects.create(name="Blue Harbor Health", kind=Payer.Kind.COMMERCIAL)
+    coverage = ur.add_coverage(
+        patient=patient,
+        payer=payer,
+        effective_on=today - dt.timedelta(days=60),
+        member_id="BH-1",
+        created_by=site_clinician,
+    )
+    authorization = ur.request_authorization(
+        episode=stay.episode, coverage=coverage, asam_level=iop.asam_level, requested_units=20,
+        start_on=today - dt.timedelta(days=5), end_on=today + dt.timedelta(days=30), requested_by=site_clinician,
+        requested_on=today - dt.timedelta(days=6), notes="Step-down plan",
+    )  # fmt: skip
+    ur.record_decision(
+        authorization=authorization, status="approved", decided_on=today - dt.timedelta(days=6), number="W-IOP-1",
+        approved_units=20, start_on=today - dt.timedelta(days=5), end_on=today + dt.timedelta(days=30),
+        decided_by=site_clinician,
+    )  # fmt: skip
+    requested_authorization = ur.request_authorization(
+        episode=stay.episode, coverage=coverage, asam_level=residential.asam_level, requested_units=35,
+        start_on=today - dt.timedelta(days=40), end_on=today - dt.timedelta(days=6), requested_by=site_clinician,
+        requested_on=today - dt.timedelta(days=40),
+    )  # fmt: skip
     return SimpleNamespace(
+        payer=payer,
+        coverage=coverage,
+        authorization=authorization,
+        requested_authorization=requested_authorization,
         site=site,
         residential=residential,
         iop=iop,

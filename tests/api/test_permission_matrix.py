@@ -29,6 +29,8 @@ class Case:
     clinical: bool = False  # front desk may not (a clinical action or a clinical list)
     admin_only: bool = False  # program admins (and superusers) only
     who: str = ""  # for the patient app: "discharged" acts as the patient in aftercare, else the world's patient
+    ur: bool = False  # utilization review work: the UR coordinator may (and clinicians, program admins)
+    reference: bool = False  # reference data the same at every site (payers): no site scoping
 
 
 def _day(days: int = 0) -> str:
@@ -68,6 +70,30 @@ BODIES = {
     "device": lambda w: {"token": "fcm-token-" + "b" * 40, "platform": "ios"},
     "answer": lambda w: {"mood": 4, "text": "Doing all right", "needs_help": False},
     "resolve": lambda w: {"note": "Called; back next week"},
+    # Utilization review (issue 15)
+    "coverage": lambda w: {
+        "patient": str(w.newcomer.public_id),
+        "payer": str(w.payer.public_id),
+        "member_id": "BH-9",
+        "effective_on": _day(),
+    },
+    "request_auth": lambda w: {
+        "episode": str(w.episode.public_id),
+        "coverage": str(w.coverage.public_id),
+        "asam_level": w.iop.asam_level,
+        "requested_units": 5,
+        "start_on": _day(31),
+        "end_on": _day(40),
+    },
+    "decision": lambda w: {
+        "status": "approved",
+        "decided_on": _day(),
+        "number": "W-RES-1",
+        "approved_units": 35,
+        "start_on": _day(-40),
+        "end_on": _day(-6),
+    },
+    "review": lambda w: {"reviewed_on": _day(), "outcome": "approved_more", "units_added": 5, "new_end_on": _day(40)},
 }
 
 CASES: dict[tuple[str, str], Case] = {
@@ -135,6 +161,23 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/follow-ups/"): Case("staff", clinical=True),
     ("GET", "/api/v1/follow-ups/{id}/"): Case("staff", "follow_up", clinical=True),
     ("POST", "/api/v1/follow-ups/{id}/resolve/"): Case("staff", "follow_up", body="resolve", clinical=True),
+    # Staff: utilization review (issue 15). Front desk enters coverage and sees authorizations (without notes).
+    ("GET", "/api/v1/payers/"): Case("staff", reference=True),
+    ("GET", "/api/v1/coverages/"): Case("staff", ur=True),
+    ("POST", "/api/v1/coverages/"): Case("staff", body="coverage", ur=True),
+    ("GET", "/api/v1/coverages/{id}/"): Case("staff", "coverage", ur=True),
+    ("GET", "/api/v1/authorizations/"): Case("staff", ur=True),
+    ("POST", "/api/v1/authorizations/"): Case("staff", body="request_auth", clinical=True, ur=True),
+    ("GET", "/api/v1/authorizations/{id}/"): Case("staff", "authorization", ur=True),
+    ("POST", "/api/v1/authorizations/{id}/decision/"): Case(
+        "staff", "requested_authorization", body="decision", clinical=True, ur=True
+    ),
+    ("POST", "/api/v1/authorizations/{id}/reviews/"): Case(
+        "staff", "authorization", body="review", clinical=True, ur=True
+    ),
+    ("GET", "/api/v1/utilization/episodes/{id}/"): Case("staff", "episode", ur=True),
+    ("GET", "/api/v1/utilization/worklist/"): Case("staff", clinical=True, ur=True),
+    ("GET", "/api/v1/billable-units/"): Case("staff", clinical=True, ur=True),
 }
 
 # Public by design (the token endpoints) and tested in test_conventions.
@@ -164,6 +207,10 @@ def _call(api, method: str, path: str, case: Case, world, *, if_match: str = '"x
 
 
 PARAMS = sorted(CASES)
+
+
+def method_is_write(case_key: tuple[str, str]) -> bool:
+    return case_key[0] != "GET"
 
 
 @pytest.mark.parametrize(("method", "path"), PARAMS)
@@ -206,11 +253,14 @@ def test_staff_of_another_site_get_nothing(api, world, colleague_elsewhere, meth
         assert response.status_code == 403
     elif case.target:
         assert response.status_code == 404
+    elif method == "GET" and case.reference:
+        assert response.status_code == 200
     elif method == "GET":
         assert response.status_code == 200 and response.json()["results"] == []
     else:  # a create naming Riverside's patient, bed, program or session: those ids do not exist for them
         assert response.status_code == 400
-        assert set(response.json()["error"]["fields"]) & {"patient", "bed", "program", "session", "registered_site"}
+        fields = {"patient", "bed", "program", "session", "registered_site", "episode", "coverage"}
+        assert set(response.json()["error"]["fields"]) & fields
 
 
 @pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].clinical or CASES[p].admin_only])
@@ -246,3 +296,22 @@ def test_the_right_person_succeeds(
         if_match = _call(api, "GET", path, Case(case.audience, case.target), world)["ETag"]
     response = _call(api, method, path, case, world, if_match=if_match)
     assert response.status_code < 400, response.json()
+
+
+# --- Utilization review (issue 15): the UR coordinator ------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), [p for p in PARAMS if CASES[p].ur])
+def test_the_ur_coordinator_does_the_ur_work(api, world, ur_coordinator, method, path):
+    api.force_authenticate(ur_coordinator)
+    response = _call(api, method, path, CASES[(method, path)], world)
+    assert response.status_code < 400, response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [p for p in PARAMS if CASES[p].audience == "staff" and method_is_write(p) and not CASES[p].ur],
+)
+def test_the_ur_coordinator_cannot_take_attendance_or_change_the_care_journey(api, world, ur_coordinator, method, path):
+    api.force_authenticate(ur_coordinator)
+    assert _call(api, method, path, CASES[(method, path)], world).status_code == 403
