@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
+    "accounts",  # the patient app's accounts: invitations, password resets, deactivation (issue 13)
 ]
 
 MIDDLEWARE = [
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     # Request id + one bulk insert of the request's audit rows; outside the rest
     # so everything inside (logins, admin views, API views) can record.
     "clinic.audit.AuditMiddleware",
+    # ETag and 304 Not Modified on the patient app's /me/ reads (issue 13); inside the audit, which still records.
+    "clinic.api.conditional.MeConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +117,10 @@ LANGUAGE_CODE = "en-us"
 # use the IANA zone kept beside the data (program, patient).
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The patient's own language (issue 13): Patient.preferred_language, Accept-Language on /me/.
+# Another language is a new locale/<code>/LC_MESSAGES/django.po and a line here.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -179,6 +186,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "clinic.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("API_AUTH_THROTTLE", default="10/minute"),
+        # The patient app's codes (issue 13): per client address, and per code from every address.
+        "app_code": env_str("API_CODE_THROTTLE", default="10/minute"),
+        "app_code_per_code": env_str("API_CODE_PER_CODE_THROTTLE", default="5/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -401,3 +411,7 @@ LOGGING = {
 # `make bench` compares the API with minimal raw-SQL views of the same rows. They are
 # mounted only when this is on (the bench's own gunicorn), never in production.
 BENCH_VIEWS = env_bool("BENCH_VIEWS", default=False)
+
+# --- The patient app's accounts (accounts/, issue 13) -------------------------------------
+# Invitation and reset texts carry a link to the app with the code in its fragment.
+PATIENT_APP_LINK = env_str("PATIENT_APP_LINK", default="clinicapp://activate")

@@ -8,10 +8,12 @@ urlpatterns = [
     path("auth/token/", auth.ThrottledTokenObtainPairView.as_view(), name="token"),
     path("auth/token/refresh/", auth.ThrottledTokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("auth/", include("accounts.api_urls")),  # activate an invitation, reset a password (issue 13)
     path("me/", include("patients.api_urls")),
     # --- REST API (issue 5): staff endpoints, scoped to the caller's sites ---
     path("", include("patients.staff_api_urls")),
     path("", include("programs.api_urls")),
     path("", include("scheduling.api_urls")),
     path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
+    path("", include("accounts.staff_api_urls")),  # staff: patients/{id}/invitations/, app-access/
 ]
