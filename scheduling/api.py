@@ -85,10 +85,19 @@ class MySessionFilter(django_filters.FilterSet):
     )
     date_from = django_filters.DateFilter(field_name="session__local_date", lookup_expr="gte", label="From (date)")
     date_to = django_filters.DateFilter(field_name="session__local_date", lookup_expr="lte", label="To (date)")
+    updated_since = django_filters.IsoDateTimeFilter(
+        method="changed_since",
+        label="Changed since (an instant, ISO 8601)",
+        help_text="Only sessions and bookings changed at or after this instant, cancelled ones included "
+        "(with their status), so the app can keep its copy without refetching the whole schedule.",
+    )
 
     class Meta:
         model = Booking
-        fields = ["when", "date_from", "date_to"]
+        fields = ["when", "date_from", "date_to", "updated_since"]
+
+    def changed_since(self, queryset, name, value):
+        return queryset.filter(Q(updated_at__gte=value) | Q(session__updated_at__gte=value))
 
     def by_time(self, queryset, name, value):
         now = timezone.now()
@@ -107,12 +116,11 @@ class _MySessionView(GenericAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return Booking.objects.none()
         # Your bookings, and those ended because the clinic cancelled the session (so the app can say so).
-        return (
-            Booking.objects.filter(patient=self.request.user.patient)
-            .filter(Q(cancelled_at__isnull=True) | Q(cancel_reason=CancelReason.SESSION_CANCELLED))
-            .select_related("session__series__program__site")
-            .order_by("starts_at", "id")
-        )
+        bookings = Booking.objects.filter(patient=self.request.user.patient)
+        if "updated_since" not in self.request.query_params:
+            bookings = bookings.filter(Q(cancelled_at__isnull=True) | Q(cancel_reason=CancelReason.SESSION_CANCELLED))
+        # else: a sync sees every change, including bookings cancelled for any reason, so it can drop them.
+        return bookings.select_related("session__series__program__site").order_by("starts_at", "id")
 
     def _audit(self, action, obj=None) -> None:
         patient = self.request.user.patient
