@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from patients.models import Channel, Patient
-from reminders.content import sender_for
+from reminders.content import SMS_MAX_CHARS, sender_for
 from reminders.sms import sms_safe
 
 CODE_VALID_DAYS = 3
@@ -38,7 +38,10 @@ def render_code(*, channel: str, purpose: str, code: str, patient: Patient) -> C
             subject = _("Your code to choose a new password")
         line = line % {"code": code, "days": CODE_VALID_DAYS}
         if channel == Channel.SMS:
-            return CodeMessage(channel=channel, body=sms_safe(f"{sender.name}: {line} {app_link(code)}"))
+            body = sms_safe(f"{sender.name}: {line} {app_link(code)}")
+            if len(body) > SMS_MAX_CHARS:  # a long link: the code alone is enough to type
+                body = sms_safe(f"{sender.name}: {line}")
+            return CodeMessage(channel=channel, body=body[:SMS_MAX_CHARS])
         ignore = _("If you did not expect this message, you can ignore it.")
         call = _("Questions: call %(phone)s.") % {"phone": sender.phone} if sender.phone else ""
         body = "\n".join(

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "clinic.audit.AuditMiddleware",
     # ETag and 304 Not Modified on the patient app's /me/ reads (issue 13); inside the audit, which still records.
     "clinic.api.conditional.MeConditionalGetMiddleware",
+    # /me/ in the patient's language, or the app's Accept-Language (issue 13); inside the ETag, which hashes the text.
+    "clinic.api.language.MeLanguageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

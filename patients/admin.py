@@ -64,7 +64,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Contact", {"fields": ["phone", "email", "time_zone", "user"]}),
+        ("Contact", {"fields": ["phone", "email", "time_zone", "preferred_language", "user"]}),
         (
             "Communication preferences",
             {

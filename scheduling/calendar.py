@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from icalendar import Calendar, Event
 
 from patients.models import Patient
 from scheduling import selectors
 
-DISCREET_TITLE = "Appointment"
+DISCREET_TITLE = gettext_lazy("Appointment")
 PRODID = "-//Clinic//Appointments//EN"
 
 
 def build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes:
+    """The feed in the patient's language (issue 13)."""
+    with translation.override(patient.preferred_language or settings.LANGUAGE_CODE):
+        return _build_calendar(patient=patient, now=now)
+
+
+def _build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes:
     now = now or timezone.now()
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", "Appointments")
+    calendar.add("x-wr-calname", _("Appointments"))
     for booking in selectors.upcoming_bookings(patient=patient, now=now):
         session = booking.session
         site = session.series.program.site
@@ -35,10 +44,10 @@ def build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes
         event.add("dtstamp", now)
         event.add("dtstart", booking.starts_at)
         event.add("dtend", booking.ends_at)
-        event.add("summary", DISCREET_TITLE)
+        event.add("summary", str(DISCREET_TITLE))
         event.add("location", ", ".join(part for part in (site.name, site.address, session.room) if part))
         if site.phone:
-            event.add("description", f"To change or cancel, call {site.phone}.")
+            event.add("description", _("To change or cancel, call %(phone)s.") % {"phone": site.phone})
         event.add("status", "CONFIRMED")
         event.add("transp", "OPAQUE")
         calendar.add_component(event)

@@ -42,7 +42,7 @@ def _bearer(access: str) -> APIClient:
 
 
 def _mail_text(message: dict) -> str:
-    parsed = email.message_from_string(message["data"])
+    parsed = email.message_from_bytes(message["data"].encode())
     return parsed.get_payload(decode=True).decode(parsed.get_content_charset() or "utf-8")
 
 
