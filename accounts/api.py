@@ -40,6 +40,18 @@ class PerCodeThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": codes.lookup_hash(code)}
 
 
+class PerLoginThrottle(SimpleRateThrottle):
+    """Reset requests per login named (hashed), whether or not it exists: nobody can flood a patient's phone."""
+
+    scope = "app_reset_per_login"
+
+    def get_cache_key(self, request, view):
+        login = request.data.get("login") if hasattr(request.data, "get") else None
+        if not isinstance(login, str) or not login.strip():
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": codes.login_key(login)}
+
+
 class TokensSerializer(serializers.Serializer):
     refresh = serializers.CharField()
     access = serializers.CharField()
@@ -97,7 +109,7 @@ class ActivateView(_CodeView):
 class PasswordResetView(_CodeView):
     """Ask for a code to choose a new password. The answer is the same whether or not the account exists."""
 
-    throttle_classes = [PerClientThrottle]
+    throttle_classes = [PerClientThrottle, PerLoginThrottle]
 
     @extend_schema(
         request=PasswordResetSerializer,

@@ -38,3 +38,8 @@ def lookup_hash(code: str) -> str:
 def looks_like_a_code(code: str) -> bool:
     text = normalize(code)
     return len(text) == 2 * HALF and all(ch in ALPHABET for ch in text)
+
+
+def login_key(login: str) -> str:
+    """A throttle key for a typed login that does not keep the login itself (it may be an e-mail)."""
+    return _keyed("accounts.login", login.strip().lower())

@@ -191,6 +191,7 @@ REST_FRAMEWORK = {
         # The patient app's codes (issue 13): per client address, and per code from every address.
         "app_code": env_str("API_CODE_THROTTLE", default="10/minute"),
         "app_code_per_code": env_str("API_CODE_PER_CODE_THROTTLE", default="5/minute"),
+        "app_reset_per_login": env_str("API_RESET_PER_LOGIN_THROTTLE", default="3/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -305,3 +305,22 @@ def test_staff_see_the_app_access_state(world, site_clinician, twilio, smtp):
     _invite(site_clinician, alex)
     state = _staff(site_clinician).get(url).json()
     assert state["state"] == "invited" and state["invitation_sent_via"] == ["sms", "email"]
+
+
+def test_a_staff_login_cannot_be_reset_or_taken_over_through_the_app(world, site_clinician, twilio, smtp):
+    app = APIClient()
+    answer = app.post("/api/v1/auth/password-reset/", {"login": site_clinician.username})
+    assert answer.status_code == 202
+    assert twilio.log.created == [] and smtp.messages == [] and not AccessCode.objects.exists()
+
+
+def test_reset_requests_for_one_login_are_throttled_from_every_address(world, patient_user, twilio, smtp):
+    app = APIClient()
+    statuses = [
+        app.post("/api/v1/auth/password-reset/", {"login": "Alex.Patient"}, REMOTE_ADDR=f"203.0.113.{n}").status_code
+        for n in range(5)
+    ]
+    assert statuses == [202, 202, 202, 429, 429]
+    # Three codes were made (each revoking the one before): three texts at most, whoever asks.
+    assert len(twilio.log.created) == 3
+    assert AccessCode.objects.filter(patient=world.patient, used_at=None, revoked_at=None).count() == 1
