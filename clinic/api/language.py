@@ -30,7 +30,9 @@ def _from_header(request: HttpRequest) -> str | None:
 def use_patients_language(request, patient) -> None:
     """Unless the app asked for a language, speak the patient's own."""
     http = getattr(request, "_request", request)
-    if not getattr(http, _ASKED, None):
+    if not hasattr(http, _ASKED):
+        return  # not under the middleware, which is what resets the language after the request
+    if getattr(http, _ASKED) is None:
         translation.activate(patient.preferred_language or settings.LANGUAGE_CODE)
 
 

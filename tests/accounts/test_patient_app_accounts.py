@@ -324,3 +324,24 @@ def test_reset_requests_for_one_login_are_throttled_from_every_address(world, pa
     # Three codes were made (each revoking the one before): three texts at most, whoever asks.
     assert len(twilio.log.created) == 3
     assert AccessCode.objects.filter(patient=world.patient, used_at=None, revoked_at=None).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "constraint"),
+    [
+        ({"failures": MAX_FAILURES}, "accesscode_dead_after_failures"),
+        ({"used_at": "now", "revoked_at": "now"}, "accesscode_used_or_revoked"),
+        ({"expires_at": "past"}, "accesscode_expires_later"),
+    ],
+)
+def test_postgresql_keeps_the_codes_rules_even_around_the_services(world, changes, constraint):
+    from django.db import IntegrityError, transaction
+
+    now = clock.now()
+    record = AccessCode.objects.create(
+        patient=world.patient, purpose="invitation", lookup="a", code_hash="a", expires_at=now + dt.timedelta(days=3)
+    )
+    values = {"now": now, "past": now - dt.timedelta(days=1)}
+    update = {field: values.get(value, value) for field, value in changes.items()}
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        AccessCode.objects.filter(pk=record.pk).update(**update)
