@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -52,11 +53,22 @@ class LocationSerializer(serializers.Serializer):
     room = serializers.CharField()
 
 
+# What a session is, in the patient's language (issue 13); the /me/ views run with it active.
+KIND_TITLES = {
+    SessionKind.GROUP_THERAPY: _("Group therapy"),
+    SessionKind.INDIVIDUAL_COUNSELLING: _("Individual counselling"),
+    SessionKind.FAMILY_SESSION: _("Family session"),
+    SessionKind.PSYCHOEDUCATION: _("Psychoeducation"),
+    SessionKind.RELAPSE_PREVENTION: _("Relapse prevention"),
+    SessionKind.OTHER: _("Other"),
+}
+
+
 class MySessionSerializer(serializers.ModelSerializer):
     """One of your sessions. Worded plainly: the app may show it on a shared screen."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
-    title = serializers.CharField(source="session.series.get_kind_display", read_only=True)
+    title = serializers.SerializerMethodField()
     starts_at = serializers.DateTimeField(source="session.starts_at", read_only=True)
     ends_at = serializers.DateTimeField(source="session.ends_at", read_only=True)
     local_date = serializers.DateField(source="session.local_date", read_only=True)
@@ -72,6 +84,10 @@ class MySessionSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "starts_at", "ends_at", "local_date", "time_zone", "duration_minutes", "location"]
         fields += ["status", "attendance", "response", "responded_at"]
         read_only_fields = fields
+
+    def get_title(self, booking) -> str:
+        series = booking.session.series
+        return str(KIND_TITLES.get(series.kind, series.get_kind_display()))
 
     @extend_schema_field(serializers.ChoiceField(choices=["booked", "cancelled"]))
     def get_status(self, booking) -> str:

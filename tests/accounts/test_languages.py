@@ -165,3 +165,13 @@ def test_the_patient_chooses_their_language(world, api, patient_user):
     assert changed.status_code == 200 and changed.json()["preferred_language"] == "es"
     bad = api.patch("/api/v1/me/", {"preferred_language": "xx"}, format="json", HTTP_IF_MATCH=changed["ETag"])
     assert bad.status_code == 400 and "preferred_language" in bad.json()["error"]["fields"]
+
+
+def test_my_sessions_are_titled_in_the_patients_language(world, api, patient_user):
+    world.patient.preferred_language = "es"
+    world.patient.save(update_fields=["preferred_language"])
+    api.force_authenticate(patient_user)
+    row = api.get(f"/api/v1/me/sessions/{world.booking.public_id}/").json()
+    assert row["title"] == "Terapia de grupo"
+    english = api.get(f"/api/v1/me/sessions/{world.booking.public_id}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["title"] == "Group therapy"
