@@ -10,4 +10,4 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gettext
     && apt-get purge -y -qq gettext > /dev/null && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home clinic && mkdir -p var && chown clinic var
 USER clinic
-CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "clinic.wsgi:application", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

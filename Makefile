@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp's name changes with the requirements, so editing them reinstalls.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install browser messages run test lint format check-compose
+.PHONY: install browser messages run test lint format check-compose check-roles
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+## make run's two database roles (issue 11): the owner migrates, the application owns nothing.
+## Given DATABASE_OWNER_URL, DATABASE_URL is the application's as it stands; otherwise the owner is
+## DATABASE_URL (or the local superuser) and the application is clinic_app on the same database.
+RUN_OWNER_URL := $(or $(DATABASE_OWNER_URL),$(DATABASE_URL),postgres://postgres@localhost:5432/clinic)
+RUN_APP_URL := $(if $(DATABASE_OWNER_URL),$(DATABASE_URL),$(shell echo '$(RUN_OWNER_URL)' | sed -E 's#^(postgres(ql)?://)([^@/]*@)?#\1clinic_app@#'))
+
 ## make run: the whole system on this machine's PostgreSQL and Redis, with demo data.
 run: export DEBUG ?= 1
+run: export DATABASE_OWNER_URL := $(RUN_OWNER_URL)
+run: export DATABASE_URL := $(RUN_APP_URL)
 run: install messages
 	@mkdir -p var
 	$(PY) manage.py ensure_db
@@ -56,7 +64,20 @@ format: install
 check-compose:
 	@command -v docker-compose > /dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose > /dev/null)
 	@# The file demands SECRET_KEY from the deployer; validating it needs a stand-in value.
-	SECRET_KEY=compose-config-check docker-compose config -q
+	SECRET_KEY=compose-config-check POSTGRES_PASSWORD=compose-config-check APP_DB_PASSWORD=compose-config-check \
+	  docker-compose config -q
+
+## make run's first steps on a throwaway database with both roles (issue 11): the owner migrates,
+## clinic_app (which owns nothing) loads the demo clinic.
+check-roles: export DEBUG := 1
+check-roles: export DATABASE_OWNER_URL := postgres://postgres@localhost:5432/clinic_roles_check
+check-roles: export DATABASE_URL := postgres://clinic_app@localhost:5432/clinic_roles_check
+check-roles: install
+	dropdb --if-exists -h localhost -U postgres clinic_roles_check
+	$(PY) manage.py ensure_db
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py seed_demo --patients 3 --no-progress
+	dropdb -h localhost -U postgres clinic_roles_check
 
 ## Benchmarks (issue 8): seed a provider-scale dataset into its own database (<name>_bench),
 ## measure each hot path beside its raw-SQL baseline, write bench/results/report.md, JSON and plots.

@@ -20,7 +20,10 @@ def bench_database_url() -> str:
     explicit = os.environ.get("BENCH_DATABASE_URL")
     if explicit:
         return explicit
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/clinic")
+    # The bench wipes and seeds its own database, so it connects as the owner (issue 11's roles).
+    base = os.environ.get("DATABASE_OWNER_URL") or os.environ.get(
+        "DATABASE_URL", "postgres://postgres@localhost:5432/clinic"
+    )
     parts = urlsplit(base)
     name = parts.path.lstrip("/") or "clinic"
     if not name.endswith("_bench"):
@@ -31,6 +34,7 @@ def bench_database_url() -> str:
 def bench_environment() -> dict[str, str]:
     """Production-like settings (DEBUG off) on the bench database, plain HTTP on loopback, raw views on."""
     env = dict(os.environ)
+    env.pop("DATABASE_OWNER_URL", None)
     env.update(
         DATABASE_URL=bench_database_url(),
         DJANGO_SETTINGS_MODULE="clinic.settings",
@@ -49,6 +53,7 @@ def bench_environment() -> dict[str, str]:
 def setup_django() -> None:
     """Point this process at the bench database and start Django (before any model import)."""
     os.environ.update(bench_environment())
+    os.environ.pop("DATABASE_OWNER_URL", None)
     import django
 
     django.setup()

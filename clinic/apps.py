@@ -26,6 +26,12 @@ class ClinicConfig(AppConfig):
         user_login_failed.connect(audit.on_user_login_failed, dispatch_uid="clinic.audit.login_failed")
         post_migrate.connect(_sync_roles, dispatch_uid="clinic.access.sync_roles")
 
+        from django.core import checks
+
+        from clinic.dbroles import check_app_role
+
+        checks.register(check_app_role, checks.Tags.security, deploy=True)
+
 
 class ClinicAdminConfig(AdminConfig):
     """The Django admin with the clinic's dashboard as its front page."""

@@ -52,7 +52,8 @@ def append_only_sql(table: str) -> tuple[str, str]:
     """SQL (forward, reverse) that makes ``table`` refuse UPDATE and DELETE.
 
     History rows (transitions, discharges, extensions, reversals) are written once;
-    a mistake is corrected by a new row, never by editing the old one.
+    a mistake is corrected by a new row, never by editing the old one. A new
+    append-only table also needs ``refuse_truncate_sql``.
     """
     forward = f"""
         CREATE TRIGGER {table}_append_only
@@ -68,6 +69,44 @@ CREATE OR REPLACE FUNCTION clinic_refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% rows are history and cannot be changed or deleted', TG_TABLE_NAME
+        USING ERRCODE = 'integrity_constraint_violation',
+              CONSTRAINT = TG_TABLE_NAME || '_append_only';
+END;
+$$;
+"""
+
+
+def refuse_truncate_sql(table: str) -> tuple[str, str]:
+    """SQL (forward, reverse) that makes ``table`` refuse TRUNCATE as well (see REFUSE_TRUNCATE_FUNCTION).
+
+    Row triggers do not fire on TRUNCATE, so an append-only table needs this beside
+    ``append_only_sql``.
+    """
+    forward = f"""
+        CREATE TRIGGER {table}_refuse_truncate
+        BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION clinic_refuse_truncate();
+    """
+    reverse = f"DROP TRIGGER IF EXISTS {table}_refuse_truncate ON {table};"
+    return forward, reverse
+
+
+# The only TRUNCATE of history this allows is one the table's owner asks for in its own
+# session (SET [LOCAL] clinic.allow_truncate = 'on'): the test suite's flush between
+# transactional tests (clinic/management/commands/flush.py, test settings only) and the
+# benchmark's wipe of its own database. Any role may set a custom variable, so the owner
+# check is what keeps the allowance from the application's role, which in any case owns
+# nothing and holds no TRUNCATE privilege (clinic.dbroles). The owner could drop the
+# trigger; that is why the application never connects as the owner.
+REFUSE_TRUNCATE_FUNCTION = """
+CREATE OR REPLACE FUNCTION clinic_refuse_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('clinic.allow_truncate', true) = 'on'
+       AND (SELECT relowner FROM pg_class WHERE oid = TG_RELID) = to_regrole(current_user) THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION '% rows are history and cannot be truncated', TG_TABLE_NAME
         USING ERRCODE = 'integrity_constraint_violation',
               CONSTRAINT = TG_TABLE_NAME || '_append_only';
 END;

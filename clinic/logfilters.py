@@ -3,8 +3,10 @@
 The code logs ids, not names; this filter is the net under that rule for what
 third-party code logs (django-axes logs the username tried, which a patient may
 have set to their e-mail; runserver and gunicorn log query strings such as an
-admin search for a surname). It masks e-mail addresses, phone numbers and
-query strings in the message and in any traceback text.
+admin search for a surname; Django logs "Not Found: <path>" for a 404, and a
+calendar feed's path is its capability token). It masks e-mail addresses, phone
+numbers, query strings, calendar tokens in paths and JWTs in the message and in
+any traceback text. gunicorn.conf.py puts the same filter on gunicorn's own logs.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<!\w)(?:\+\d{7,15}|\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4})(?!\w)")
 # A query string after a path: everything up to the next whitespace or quote.
 _QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
+# The calendar feed's path is its capability (/calendar/<token>.ics): a valid, rotated or made-up token alike.
+_CALENDAR_TOKEN = re.compile(r"(/calendar/)[^\s/?\"']+?(\.ics\b|(?=[\s?\"']|$))")
+# A JWT (header.payload.signature, base64url; the header always starts with '{"' = "eyJ"), and any bearer token.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 
 
 def redact(text: str) -> str:
     text = _QUERY.sub(r"\1?[redacted]", text)
+    text = _CALENDAR_TOKEN.sub(r"\1[token]\2", text)
+    text = _JWT.sub("[jwt]", text)
+    text = _BEARER.sub(r"\1[token]", text)
     text = _EMAIL.sub("[email]", text)
     return _PHONE.sub("[phone]", text)
 

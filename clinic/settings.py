@@ -107,6 +107,17 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Database roles (issue 11) ------------------------------------------------------------
+# DATABASE_URL is the application's role, which owns nothing; DATABASE_OWNER_URL is the role
+# that owns the schema: `migrate` and `ensure_db` connect as it and grant the application its
+# row privileges (clinic.dbroles). Unset, the application connects as the owner (a developer's
+# superuser, the test suite). Only its user, password, host and port are used.
+DATABASE_OWNER = None
+if _owner_url := env_str("DATABASE_OWNER_URL", default=""):
+    DATABASE_OWNER = dj_database_url.parse(_owner_url)
+    if DATABASE_OWNER["NAME"] != DATABASES["default"]["NAME"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL and DATABASE_URL must name the same database.")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -355,6 +366,10 @@ REMINDERS_DEFAULT_DISPLAY_NAME = env_str("REMINDERS_DEFAULT_DISPLAY_NAME", defau
 REMINDERS_DEFAULT_REPLY_PHONE = env_str("REMINDERS_DEFAULT_REPLY_PHONE", default="")
 REMINDERS_SMS_DAILY_CAP = env_int("REMINDERS_SMS_DAILY_CAP", 1)
 REMINDERS_SMS_WEEKLY_CAP = env_int("REMINDERS_SMS_WEEKLY_CAP", 3)
+# A text due within this many minutes rides along in a merged message; none goes out earlier.
+REMINDERS_MERGE_EARLY_MINUTES = env_int("REMINDERS_MERGE_EARLY_MINUTES", 15)
+if not 0 <= REMINDERS_MERGE_EARLY_MINUTES <= 120:
+    raise ImproperlyConfigured("REMINDERS_MERGE_EARLY_MINUTES must be between 0 and 120.")
 # Dispatch. The lease must outlive the task's hard time limit, or a slow live worker's rows are re-sent.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", 100)
 # Sends recorded per UPDATE; a worker killed mid-group re-sends at most this many (same keys).

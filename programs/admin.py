@@ -22,11 +22,13 @@ from programs.models import (
     Transition,
     TreatmentEpisode,
 )
+from reminders.forms import SiteForm
 from scheduling import selectors as schedule
 
 
 @admin.register(Site)
 class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    form = SiteForm  # its address and phone reach patients: checked for words that reveal the care
     list_display = ["name", "code", "time_zone", "phone"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}

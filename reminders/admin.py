@@ -8,6 +8,7 @@ from clinic.models import AuditAction, AuditCategory
 from programs.admin import WorklistFilter
 from reminders import selectors, services
 from reminders.dashboard import start_of_today
+from reminders.forms import SiteMessagingProfileForm
 from reminders.models import FollowUpItem, PushDevice, Reminder, SiteMessagingProfile, SmsOptOut
 
 
@@ -56,6 +57,7 @@ class SmsOptOutAdmin(ReadOnlyAdmin):
 
 @admin.register(SiteMessagingProfile)
 class SiteMessagingProfileAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    form = SiteMessagingProfileForm
     list_display = ["site", "display_name", "place", "reply_phone"]
     search_fields = ["display_name", "site__name"]
 

@@ -7,7 +7,11 @@ class RemindersConfig(AppConfig):
     verbose_name = "Reminders and follow-ups"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from clinic.dashboard import register_figures
+        from reminders.checks import discreet_sender_settings
         from reminders.dashboard import figures
 
         register_figures(figures)
+        checks.register(discreet_sender_settings)

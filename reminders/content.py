@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext, pgettext_lazy
 
 from patients.models import Channel, Patient
 from programs.models import Site
@@ -25,6 +26,7 @@ from reminders.sms import sms_safe
 from reminders.targets import EventDetails
 
 SMS_MAX_CHARS = 160
+_START = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 # Words that would reveal the fact or the kind of care. Matched case-insensitively as substrings.
 FORBIDDEN_WORDS = (
@@ -51,17 +53,36 @@ class Rendered:
 
 
 def sender_for(site: Site | None) -> Sender:
-    """The neutral sender of a site: its messaging profile, never the site's or a program's own name."""
+    """The neutral sender of a site: its messaging profile, never the site's or a program's own name.
+
+    Used by every text a patient may see outside the app: SMS, e-mail, push, and the calendar feed.
+    The staff-typed values are checked when they are saved (``check_discreet``); a value saved
+    before that check, or written around it, is dropped here rather than sent.
+    """
     default_name = settings.REMINDERS_DEFAULT_DISPLAY_NAME
+    default_phone = settings.REMINDERS_DEFAULT_REPLY_PHONE
     if site is None:
-        return Sender(name=default_name, place="", phone=settings.REMINDERS_DEFAULT_REPLY_PHONE)
+        return Sender(name=default_name, place="", phone=default_phone)
     profile = getattr(site, "messaging_profile", None)
+    name = profile.display_name if profile else default_name
+    place = profile.place if profile and profile.place else site.address.splitlines()[0] if site.address else ""
+    phone = (profile.reply_phone if profile and profile.reply_phone else site.phone) or default_phone
+    own_name = [site.name]
     return Sender(
-        name=profile.display_name if profile else default_name,
-        place=(profile.place if profile and profile.place else site.address.splitlines()[0] if site.address else ""),
-        phone=(profile.reply_phone if profile and profile.reply_phone else site.phone)
-        or settings.REMINDERS_DEFAULT_REPLY_PHONE,
+        name=default_name if contains_forbidden(name, extra=own_name) else name,
+        place="" if contains_forbidden(place, extra=own_name) else place.strip(),
+        phone=default_phone if contains_forbidden(phone, extra=own_name) else phone,
     )
+
+
+def _local_day(item: EventDetails, zone: ZoneInfo) -> dt.date:
+    """The item's date where the patient is: a 23:30 session in New York is the next day in London."""
+    return item.starts_at.astimezone(zone).date() if item.starts_at is not None else item.day
+
+
+def _day(day: dt.date) -> str:
+    # "Mon 7 Dec" / "lun 7 dic": Django's names for the active language (the patient's, issue 13).
+    return date_format(day, pgettext("reminder date", "D j M"))
 
 
 # The neutral words for a target, in the patient's language.
@@ -72,55 +93,63 @@ def _label(item: EventDetails) -> str:
     return str(LABELS.get(item.label, item.label))
 
 
-def _day(day: dt.date) -> str:
-    # "Mon 7 Dec" / "lun 7 dic": Django's names for the active language.
-    return date_format(day, pgettext("reminder date", "D j M"))
+def _reply(sender: Sender) -> str:
+    return " " + _("Questions: call %(phone)s.") % {"phone": sender.phone} if sender.phone else ""
 
 
 def _when(item: EventDetails, zone: ZoneInfo, *, with_day: bool = True) -> str:
-    day = _day(item.day)
+    day = _day(_local_day(item, zone))
     if item.starts_at is None:
         return _("on %(day)s") % {"day": day} if with_day else ""
     local = item.starts_at.astimezone(zone)
     return _("on %(day)s at %(time)s") % {"day": day, "time": f"{local:%H:%M}"} if with_day else f"{local:%H:%M}"
 
 
-def _reply(sender: Sender) -> str:
-    return " " + _("Questions: call %(phone)s.") % {"phone": sender.phone} if sender.phone else ""
-
-
 def _sms_single(item: EventDetails, sender: Sender, zone: ZoneInfo) -> str:
     place = " " + _("at %(place)s") % {"place": sender.place} if sender.place and item.starts_at is not None else ""
     reply, stop = _reply(sender), _("Reply STOP to opt out.")
-    words = {"sender": sender.name, "label": _label(item), "when": _when(item, zone)}
-    text = _("%(sender)s: reminder of your %(label)s %(when)s") % words + f"{place}.{reply} {stop}"
+    head = _("%(sender)s: reminder of your %(label)s %(when)s") % {
+        "sender": sender.name,
+        "label": _label(item),
+        "when": _when(item, zone),
+    }
+    text = f"{head}{place}.{reply} {stop}"
     if len(text) > SMS_MAX_CHARS and place:
-        text = _("%(sender)s: reminder of your %(label)s %(when)s") % words + f".{reply} {stop}"
+        text = f"{head}.{reply} {stop}"
     if len(text) > SMS_MAX_CHARS and reply:
         # Longer languages with a long sender: the number to call goes before "Reply STOP" does.
-        text = _("%(sender)s: reminder of your %(label)s %(when)s") % words + f". {stop}"
+        text = f"{head}. {stop}"
     return text
 
 
 def _sms_merged(items: Sequence[EventDetails], sender: Sender, zone: ZoneInfo) -> str:
-    day = _day(items[0].day)
-    parts = [f"{_label(item)} {_when(item, zone, with_day=False)}".strip() for item in items]
     reply, stop = _reply(sender), _("Reply STOP to opt out.")
-    head = _("%(sender)s: reminders for %(day)s:") % {"sender": sender.name, "day": day}
-    text = f"{head} {'; '.join(parts)}.{reply} {stop}"
-    while len(text) > SMS_MAX_CHARS and len(parts) > 1:
+
+    def text(shown: Sequence[EventDetails], more: int) -> str:
+        # Each item under its own local date: "Wed 2 Dec: appointment 18:35; Thu 3 Dec: appointment 19:35".
+        days: dict[dt.date, list[str]] = {}
+        for item in shown:
+            days.setdefault(_local_day(item, zone), []).append(
+                f"{_label(item)} {_when(item, zone, with_day=False)}".strip()
+            )
+        listed = "; ".join(f"{_day(day)}: {'; '.join(parts)}" for day, parts in days.items())
+        if more:
+            listed += " " + gettext("+%(count)d more") % {"count": more}
+        return _("%(sender)s: reminders for %(list)s.") % {"sender": sender.name, "list": listed} + f"{reply} {stop}"
+
+    shown = list(items)
+    message = text(shown, 0)
+    while len(message) > SMS_MAX_CHARS and len(shown) > 1:
         # Keep the earliest items and say how many more there are.
-        more = len(items) - len(parts) + 1
-        parts = parts[:-1]
-        more_text = _("+%(count)s more") % {"count": more}
-        text = f"{head} {'; '.join(parts)} {more_text}.{reply} {stop}"
-    return text
+        shown = shown[:-1]
+        message = text(shown, len(items) - len(shown))
+    return message
 
 
 def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> Rendered:
     """The message for one or more same-day items of one patient (merged into one text when several).
 
-    In the patient's language (``Patient.preferred_language``), dates in their zone.
+    In the patient's language (``Patient.preferred_language``, issue 13), dates in their zone.
     """
     if not items:
         raise ValueError("nothing to render")
@@ -130,6 +159,9 @@ def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> 
 
 def _render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> Rendered:
     zone = ZoneInfo(patient.time_zone)
+    # One event is listed once, however many of its reminders (24 h and 2 h before) ride in one message,
+    # in the order of the patient's calendar (a whole-day item first on its day).
+    items = sorted(dict.fromkeys(items), key=lambda item: (_local_day(item, zone), item.starts_at or _START))
     sender = sender_for(items[0].site)
     if channel == Channel.SMS:
         body = _sms_single(items[0], sender, zone) if len(items) == 1 else _sms_merged(items, sender, zone)
@@ -160,7 +192,7 @@ def _render(*, channel: str, items: Sequence[EventDetails], patient: Patient) ->
     )
     footer = _("You receive this because you agreed to reminders. Reply to this e-mail or call us to stop them.")
     body = "\n".join([_("Hello,"), "", _("This is a reminder of:"), *lines, "", reply, "", sender.name, "", footer])
-    subject = _("Reminder from %(sender)s: %(day)s") % {"sender": sender.name, "day": _day(items[0].day)}
+    subject = _("Reminder from %(sender)s: %(day)s") % {"sender": sender.name, "day": _day(_local_day(items[0], zone))}
     return Rendered(channel=channel, subject=subject, body=body)
 
 
@@ -181,7 +213,20 @@ def _plain(text: str) -> str:
 def contains_forbidden(text: str, *, extra: Sequence[str] = ()) -> list[str]:
     lowered = _plain(text)
     words = [word for words in FORBIDDEN_WORDS_BY_LANGUAGE.values() for word in words]
-    return [word for word in (*words, *extra) if _plain(word) in lowered]
+    return [word for word in (*words, *extra) if word and _plain(word) in lowered]
+
+
+def check_discreet(value: str, *, extra: Sequence[str] = ()) -> None:
+    """Refuse staff-typed text that patients see outside the app (a sender name, an address, a reply number)
+    when it names the kind of care or one of ``extra`` (the site's own name), naming what it found."""
+    found = contains_forbidden(value or "", extra=extra)
+    if found:
+        words = ", ".join(f'"{word}"' for word in found)
+        raise ValidationError(
+            f"Patients see this in texts, e-mails and their calendar, where others may read it: "
+            f"it must not contain {words}.",
+            code="not_discreet",
+        )
 
 
 def local_day(moment: dt.datetime, zone: str) -> dt.date:

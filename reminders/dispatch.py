@@ -228,15 +228,19 @@ class Dispatcher:
                 return Reason.WEEKLY_CAP
             if not _fenced(held, cleared_at=now):
                 return None
-            # Merge: the other texts of this patient due before the local day ends ride along.
+            # Merge: the other texts of this patient that are due now ride along, and so do those
+            # due within REMINDERS_MERGE_EARLY_MINUTES (never one due later: it goes at its own time,
+            # which the daily cap may then hold back), and never one due after the local day ends.
             day_end = rules.local_day_end(now=now, patient=patient)
-            companions = [h for h in in_batch if h.reminder.send_after < day_end]
+            due_by = min(rules.merge_horizon(now=now), day_end)
+            companions = [h for h in in_batch if h.reminder.send_after <= due_by]
             later = list(
                 Reminder.objects.select_for_update(skip_locked=True)
                 .filter(
                     patient=patient,
                     channel=Channel.SMS,
                     status=ReminderStatus.PENDING,
+                    send_after__lte=due_by,
                     send_after__lt=day_end,
                     event_at__gt=now,
                 )

@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+
 from patients.models import Channel, Patient
 from reminders.models import Reason
 
@@ -96,3 +98,8 @@ def sms_window_starts(*, now: dt.datetime, patient: Patient) -> tuple[dt.datetim
 def local_day_end(*, now: dt.datetime, patient: Patient) -> dt.datetime:
     zone = ZoneInfo(patient.time_zone)
     return dt.datetime.combine(now.astimezone(zone).date() + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone)
+
+
+def merge_horizon(*, now: dt.datetime) -> dt.datetime:
+    """The latest due time a text may have to ride along in a merged message sent at ``now``."""
+    return now + dt.timedelta(minutes=settings.REMINDERS_MERGE_EARLY_MINUTES)

@@ -196,7 +196,7 @@ def upcoming_bookings(*, patient: Patient, now: dt.datetime | None = None) -> Qu
     return (
         Booking.objects.active()
         .filter(patient=patient, ends_at__gt=now or timezone.now(), session__status=SessionStatus.SCHEDULED)
-        .select_related("session__series__program__site")
+        .select_related("session__series__program__site__messaging_profile")
         .order_by("starts_at")
     )
 

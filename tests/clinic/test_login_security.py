@@ -109,8 +109,23 @@ def test_check_deploy_passes_with_production_settings():
         SECRET_KEY="k3y-" + "x7Q9!vR2#mL5$pZ8&wT4" * 3,
         ALLOWED_HOSTS="clinic.example.org",
         CORS_ALLOWED_ORIGINS="https://app.clinic.example.org",
+        # Two database roles (issue 11): the application's owns nothing.
+        DATABASE_OWNER_URL="postgres://clinic_owner@localhost:5432/clinic",
+        DATABASE_URL="postgres://clinic_app@localhost:5432/clinic",
     )
-    result = subprocess.run(
+    result = _check_deploy(root, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+    # The application connecting as the schema's owner is a deployment mistake.
+    del env["DATABASE_OWNER_URL"]
+    result = _check_deploy(root, env)
+    assert result.returncode != 0
+    assert "clinic.W101" in result.stdout + result.stderr
+
+
+def _check_deploy(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=root,
         env=env,
@@ -118,5 +133,3 @@ def test_check_deploy_passes_with_production_settings():
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout

@@ -37,11 +37,14 @@ def test_the_feed_lists_upcoming_sessions_discreetly(client, booked_patient, iop
     events = list(calendar.walk("VEVENT"))
     assert len(events) == Session.objects.filter(bookings__patient=booked_patient).count() > 20
     assert {str(e["SUMMARY"]) for e in events} == {"Appointment"}
-    assert all("Riverside Campus" in str(e["LOCATION"]) for e in events)
+    # The discreet sender (no messaging profile here: the default name) and the street address; never
+    # the site's own name or the room (issue 11, defect 3).
+    assert {str(e["LOCATION"]) for e in events} == {"Appointments, 12 Mill Road"}
     assert all("+14155550100" in str(e["DESCRIPTION"]) for e in events)
     lowered = body.lower()
     assert [word for word in REVEALING if word in lowered] == []
     assert iop.name.lower() not in lowered and booked_patient.legal_last_name.lower() not in lowered
+    assert "riverside campus" not in lowered and "room 1" not in lowered
 
 
 def test_rotating_the_token_kills_the_old_url_and_revoking_kills_all(client, booked_patient):
