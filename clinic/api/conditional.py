@@ -10,9 +10,13 @@ phone's data, not the server's work.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.urls import reverse
-from django.utils.cache import get_conditional_response, patch_vary_headers, set_response_etag
+from django.utils.cache import patch_vary_headers, set_response_etag
+from django.utils.http import parse_etags
+
+# What a 304 keeps of the full answer (RFC 9110, 15.4.5), plus the language it would have been in.
+_KEPT = ("Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Last-Modified", "Vary", "Content-Language")
 
 
 class MeConditionalGetMiddleware:
@@ -37,4 +41,17 @@ class MeConditionalGetMiddleware:
             if hasattr(response, "render") and not getattr(response, "is_rendered", True):
                 response.render()
             set_response_etag(response)
-        return get_conditional_response(request, etag=response["ETag"], response=response)
+        # Only If-None-Match: If-Match belongs to the PATCH that follows (checked under the row lock).
+        asked = parse_etags(request.headers.get("If-None-Match", ""))
+        if not asked or not _matches(response["ETag"], asked):
+            return response
+        not_modified = HttpResponseNotModified()
+        for header in _KEPT:
+            if header in response:
+                not_modified[header] = response[header]
+        return not_modified
+
+
+def _matches(etag: str, asked: list[str]) -> bool:
+    # The weak comparison (RFC 9110, 13.1.2), as If-None-Match uses.
+    return "*" in asked or etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in asked}

@@ -112,3 +112,9 @@ def test_another_patient_gets_nothing_of_alexs_changes(world, api, other_patient
     api.force_authenticate(other_patient_user)
     rows = api.get("/api/v1/me/sessions/", {"updated_since": since.isoformat()}).json()["results"]
     assert rows == []
+
+
+def test_if_match_on_a_read_is_not_a_precondition(world, as_patient):
+    # If-Match is for the PATCH that follows a read; a GET carrying it is answered as usual.
+    response = as_patient.get("/api/v1/me/care/", HTTP_IF_MATCH='"stale"')
+    assert response.status_code == 200 and response.json()["journey"]
