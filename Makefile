@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp's name changes with the requirements, so editing them reinstalls.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install browser run test lint format check-compose check-roles
+.PHONY: install browser messages run test lint format check-compose check-roles
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ RUN_APP_URL := $(if $(DATABASE_OWNER_URL),$(DATABASE_URL),$(shell echo '$(RUN_OW
 run: export DEBUG ?= 1
 run: export DATABASE_OWNER_URL := $(RUN_OWNER_URL)
 run: export DATABASE_URL := $(RUN_APP_URL)
-run: install
+run: install messages
 	@mkdir -p var
 	$(PY) manage.py ensure_db
 	$(PY) manage.py migrate --no-input
@@ -41,8 +41,13 @@ run: install
 browser:
 	@command -v chromium > /dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null)
 
+## Translations (issue 13): locale/*/LC_MESSAGES/django.po compiled to .mo with Debian's gettext.
+messages: install
+	@command -v msgfmt > /dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext > /dev/null)
+	$(PY) manage.py compilemessages --ignore=.venv -v0
+
 ## make test: everything the suite needs, then the suite against real PostgreSQL and Redis.
-test: install browser
+test: install browser messages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=clinic.settings_test > /dev/null

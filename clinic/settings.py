@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
+    "accounts",  # the patient app's accounts: invitations, password resets, deactivation (issue 13)
     "utilization",  # payer authorizations and utilization review (issue 15)
     "exchange",  # FHIR R4 on top of every app (issue 16)
 ]
@@ -63,6 +64,10 @@ MIDDLEWARE = [
     # Request id + one bulk insert of the request's audit rows; outside the rest
     # so everything inside (logins, admin views, API views) can record.
     "clinic.audit.AuditMiddleware",
+    # ETag and 304 Not Modified on the patient app's /me/ reads (issue 13); inside the audit, which still records.
+    "clinic.api.conditional.MeConditionalGetMiddleware",
+    # /me/ in the patient's language, or the app's Accept-Language (issue 13); inside the ETag, which hashes the text.
+    "clinic.api.language.MeLanguageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,6 +132,10 @@ LANGUAGE_CODE = "en-us"
 # use the IANA zone kept beside the data (program, patient).
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The patient's own language (issue 13): Patient.preferred_language, Accept-Language on /me/.
+# Another language is a new locale/<code>/LC_MESSAGES/django.po and a line here.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -210,6 +219,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "clinic.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("API_AUTH_THROTTLE", default="10/minute"),
+        # The patient app's codes (issue 13): per client address, and per code from every address.
+        "app_code": env_str("API_CODE_THROTTLE", default="10/minute"),
+        "app_code_per_code": env_str("API_CODE_PER_CODE_THROTTLE", default="5/minute"),
+        "app_reset_per_login": env_str("API_RESET_PER_LOGIN_THROTTLE", default="3/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -436,3 +449,7 @@ LOGGING = {
 # `make bench` compares the API with minimal raw-SQL views of the same rows. They are
 # mounted only when this is on (the bench's own gunicorn), never in production.
 BENCH_VIEWS = env_bool("BENCH_VIEWS", default=False)
+
+# --- The patient app's accounts (accounts/, issue 13) -------------------------------------
+# Invitation and reset texts carry a link to the app with the code in its fragment.
+PATIENT_APP_LINK = env_str("PATIENT_APP_LINK", default="clinicapp://activate")

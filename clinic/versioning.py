@@ -8,6 +8,7 @@ under the row lock, so a concurrent edit is refused instead of silently overwrit
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext as _
 
 from clinic.errors import VersionMismatch
 
@@ -18,4 +19,4 @@ def etag_for(obj: models.Model) -> str:
 
 def check_version(obj: models.Model, expected: str | None) -> None:
     if expected is not None and expected != etag_for(obj):
-        raise VersionMismatch("This record was changed by someone else since you loaded it; reload and try again.")
+        raise VersionMismatch(_("This record was changed by someone else since you loaded it; reload and try again."))

@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from accounts import admin_views as app_access_panel
 from clinic import access, audit, clock
 from clinic.admin_base import ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import InvalidInput
@@ -65,7 +66,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Contact", {"fields": ["phone", "email", "time_zone", "user"]}),
+        ("Contact", {"fields": ["phone", "email", "time_zone", "preferred_language", "user"]}),
         (
             "Communication preferences",
             {
@@ -124,6 +125,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return [
             path("<path:object_id>/access/", report, name="patients_patient_access"),
             *admin_workflows.patient_workflow_urls(self),
+            *app_access_panel.patient_access_urls(self),  # invite to the app, deactivate (issue 13)
             *super().get_urls(),
         ]
 
@@ -145,6 +147,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             today = timezone.localdate()
             context.update(schedule_panel.patient_schedule_context(request=request, patient=patient, today=today))
             context["consent_summary"] = schedule_panel.consent_summary(patient=patient, user=request.user)
+            context["app_access"] = app_access_panel.panel_context(patient=patient, user=request.user)
             if request.user.has_perm("reminders.view_reminder"):
                 context["reminders"] = {
                     "template": "admin/reminders/patient_reminders.html",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from clinic import audit
+from clinic import audit, clock
 from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
 from clinic.api.versioning import required_version
@@ -34,7 +36,7 @@ class ProfileSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth"]
-        fields += ["phone", "email", "time_zone"]
+        fields += ["phone", "email", "time_zone", "preferred_language"]
         read_only_fields = ["id", "mrn", "legal_first_name", "legal_last_name", "date_of_birth"]
 
 
@@ -114,18 +116,21 @@ class PreferencesView(_EditableMeView):
 
 
 # Patient-friendly words for the journey: what the patient app shows, not clinical codes.
+# In the patient's language (issue 13): the /me/ views run with it active.
 LEVEL_WORDS = {
-    "residential": "Residential care",
-    "iop": "Intensive outpatient program",
-    "aftercare": "Aftercare",
+    "residential": _("Residential care"),
+    "iop": _("Intensive outpatient program"),
+    "aftercare": _("Aftercare"),
 }
 BEGAN_WORDS = {
-    "admitted": "You were admitted",
-    "enrolled": "You started",
-    "stepped_down": "You moved on from residential care",
-    "stepped_up": "You moved to residential care for more support",
-    "discharged": "You completed this stay and began aftercare",
+    "admitted": _("You were admitted on %(date)s."),
+    "enrolled": _("You started on %(date)s."),
+    "stepped_down": _("You moved on from residential care on %(date)s."),
+    "stepped_up": _("You moved to residential care for more support on %(date)s."),
+    "discharged": _("You completed this stay and began aftercare on %(date)s."),
 }
+# A date inside a sentence, per language ("December 7, 2026"; "7 de diciembre de 2026").
+DATE_IN_SENTENCE = pgettext_lazy("date format", "F j, Y")
 
 
 class JourneyStepSerializer(serializers.Serializer):
@@ -159,13 +164,14 @@ class CareView(_MeView):
     audit_category = AuditCategory.CLINICAL
 
     def get(self, request):
-        today = timezone.localdate()
+        today = clock.local_today(self.get_object().time_zone)
         steps = program_selectors.patient_journey(patient=self.get_object())
         journey = [
             {
                 "level": step.kind,
-                "title": LEVEL_WORDS[step.kind],
-                "description": f"{BEGAN_WORDS[step.how_it_began]} on {step.start_on:%B %-d, %Y}.",
+                "title": str(LEVEL_WORDS[step.kind]),
+                "description": BEGAN_WORDS[step.how_it_began]
+                % {"date": date_format(step.start_on, str(DATE_IN_SENTENCE))},
                 "program": step.program.name,
                 "start_on": step.start_on,
                 "end_on": step.end_on,
@@ -176,7 +182,7 @@ class CareView(_MeView):
         current = next((step for step in reversed(journey) if step["current"]), None)
         data = {
             "current_level": current["level"] if current else None,
-            "current_title": current["title"] if current else "Not currently in a program",
+            "current_title": current["title"] if current else _("Not currently in a program"),
             "journey": journey,
             "this_week": self._this_week(),
         }

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from clinic.models import TimeStampedModel
-from patients.validators import validate_e164_phone, validate_time_zone
+from patients.validators import validate_e164_phone, validate_language, validate_time_zone
 
 ADOLESCENT_UNTIL_AGE = 18
 
@@ -31,6 +31,10 @@ class Patient(TimeStampedModel):
     )
     email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
+    # Messages, the calendar feed and the app's texts are in this language (issue 13).
+    preferred_language = models.CharField(
+        max_length=8, default="en", validators=[validate_language], help_text="One of settings.LANGUAGES: en, es."
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -25,6 +25,7 @@ EDITABLE_FIELDS = frozenset(
         "phone",
         "email",
         "time_zone",
+        "preferred_language",
         "sms_allowed",
         "email_allowed",
         "push_allowed",

@@ -26,6 +26,7 @@ PATIENT_FIELDS = [
     "phone", "email", "time_zone", "registered_site", "sms_allowed", "email_allowed", "push_allowed",
     "messaging_consent", "confidential_communication", "confidential_instructions", "created_at", "updated_at",
 ]  # fmt: skip
+PATIENT_FIELDS += ["preferred_language"]  # issue 13
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -52,6 +53,7 @@ class PatientWriteSerializer(serializers.ModelSerializer):
         fields = [
             "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth", "phone", "email", "time_zone",
             "sms_allowed", "email_allowed", "push_allowed", "confidential_communication", "confidential_instructions",
+            "preferred_language",
         ]  # fmt: skip
 
 

@@ -44,3 +44,12 @@ def normalize_phone(value: str, *, region: str | None = None) -> str:
 def validate_e164_phone(value: str) -> None:
     if normalize_phone(value) != value:
         raise ValidationError("Store phone numbers in E.164 form, for example +14155550132.", code="invalid_phone")
+
+
+def validate_language(value: str) -> None:
+    """A language the installation has texts for (``settings.LANGUAGES``)."""
+    from django.conf import settings
+
+    if value not in {code for code, _name in settings.LANGUAGES}:
+        choices = ", ".join(code for code, _name in settings.LANGUAGES)
+        raise ValidationError(f"Unknown language {value!r}; choose one of {choices}.")

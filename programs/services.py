@@ -15,6 +15,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from clinic.db import translate_integrity_errors
 from clinic.errors import InvalidInput
@@ -458,24 +461,27 @@ def answer_checkin(
     """
     text = text.strip()
     if mood is None and not needs_help:
-        raise InvalidInput("Tell us how you are doing (1 to 5), or ask for help.", field="mood")
+        raise InvalidInput(_("Tell us how you are doing (1 to 5), or ask for help."), field="mood")
     if mood is not None and not 1 <= mood <= 5:
-        raise InvalidInput("Choose how you are doing from 1 to 5.", field="mood")
+        raise InvalidInput(_("Choose how you are doing from 1 to 5."), field="mood")
     if len(text) > ANSWER_TEXT_MAX:
-        raise InvalidInput(f"Keep it under {ANSWER_TEXT_MAX} characters.", field="text")
+        raise InvalidInput(_("Keep it under %(count)s characters.") % {"count": ANSWER_TEXT_MAX}, field="text")
     with transaction.atomic():
         checkin = AftercareCheckIn.objects.select_for_update().select_related("plan__patient").get(pk=checkin.pk)
         plan = checkin.plan
         if checkin.answered_at is not None:
-            raise CheckInClosed("You have already answered this check-in.")
+            raise CheckInClosed(_("You have already answered this check-in."))
         if plan.status != AftercarePlan.Status.ACTIVE or checkin.status not in (
             AftercareCheckIn.Status.SCHEDULED,
             AftercareCheckIn.Status.MISSED,
         ):
-            raise CheckInClosed("This check-in is closed.")
+            raise CheckInClosed(_("This check-in is closed."))
         opens_on = checkin_opens_on(checkin)
         if patient_today(plan.patient) < opens_on:
-            raise CheckInNotOpenYet(f"This check-in opens on {opens_on:%B %-d, %Y}.")
+            raise CheckInNotOpenYet(
+                _("This check-in opens on %(date)s.")
+                % {"date": date_format(opens_on, pgettext("date format", "F j, Y"))}
+            )
         now = timezone.now()
         checkin.mood = mood
         checkin.answer_text = text

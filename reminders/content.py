@@ -8,16 +8,21 @@ shared inbox. ``FORBIDDEN_WORDS`` is checked by the tests against every template
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext as _
 
 from patients.models import Channel, Patient
 from programs.models import Site
+from reminders.sms import sms_safe
 from reminders.targets import EventDetails
 
 SMS_MAX_CHARS = 160
@@ -76,40 +81,61 @@ def _local_day(item: EventDetails, zone: ZoneInfo) -> dt.date:
 
 
 def _day(day: dt.date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+    # "Mon 7 Dec" / "lun 7 dic": Django's names for the active language (the patient's, issue 13).
+    return date_format(day, pgettext("reminder date", "D j M"))
+
+
+# The neutral words for a target, in the patient's language.
+LABELS = {"appointment": pgettext_lazy("reminder", "appointment"), "check-in": pgettext_lazy("reminder", "check-in")}
+
+
+def _label(item: EventDetails) -> str:
+    return str(LABELS.get(item.label, item.label))
+
+
+def _reply(sender: Sender) -> str:
+    return " " + _("Questions: call %(phone)s.") % {"phone": sender.phone} if sender.phone else ""
 
 
 def _when(item: EventDetails, zone: ZoneInfo, *, with_day: bool = True) -> str:
     day = _day(_local_day(item, zone))
     if item.starts_at is None:
-        return f"on {day}" if with_day else ""
+        return _("on %(day)s") % {"day": day} if with_day else ""
     local = item.starts_at.astimezone(zone)
-    return f"on {day} at {local:%H:%M}" if with_day else f"{local:%H:%M}"
+    return _("on %(day)s at %(time)s") % {"day": day, "time": f"{local:%H:%M}"} if with_day else f"{local:%H:%M}"
 
 
 def _sms_single(item: EventDetails, sender: Sender, zone: ZoneInfo) -> str:
-    place = f" at {sender.place}" if sender.place and item.starts_at is not None else ""
-    reply = f" Questions: call {sender.phone}." if sender.phone else ""
-    text = f"{sender.name}: reminder of your {item.label} {_when(item, zone)}{place}.{reply} Reply STOP to opt out."
+    place = " " + _("at %(place)s") % {"place": sender.place} if sender.place and item.starts_at is not None else ""
+    reply, stop = _reply(sender), _("Reply STOP to opt out.")
+    head = _("%(sender)s: reminder of your %(label)s %(when)s") % {
+        "sender": sender.name,
+        "label": _label(item),
+        "when": _when(item, zone),
+    }
+    text = f"{head}{place}.{reply} {stop}"
     if len(text) > SMS_MAX_CHARS and place:
-        text = f"{sender.name}: reminder of your {item.label} {_when(item, zone)}.{reply} Reply STOP to opt out."
+        text = f"{head}.{reply} {stop}"
+    if len(text) > SMS_MAX_CHARS and reply:
+        # Longer languages with a long sender: the number to call goes before "Reply STOP" does.
+        text = f"{head}. {stop}"
     return text
 
 
 def _sms_merged(items: Sequence[EventDetails], sender: Sender, zone: ZoneInfo) -> str:
-    reply = f" Questions: call {sender.phone}." if sender.phone else ""
+    reply, stop = _reply(sender), _("Reply STOP to opt out.")
 
     def text(shown: Sequence[EventDetails], more: int) -> str:
         # Each item under its own local date: "Wed 2 Dec: appointment 18:35; Thu 3 Dec: appointment 19:35".
         days: dict[dt.date, list[str]] = {}
         for item in shown:
             days.setdefault(_local_day(item, zone), []).append(
-                f"{item.label} {_when(item, zone, with_day=False)}".strip()
+                f"{_label(item)} {_when(item, zone, with_day=False)}".strip()
             )
         listed = "; ".join(f"{_day(day)}: {'; '.join(parts)}" for day, parts in days.items())
         if more:
             listed += " " + gettext("+%(count)d more") % {"count": more}
-        return f"{sender.name}: reminders for {listed}.{reply} Reply STOP to opt out."
+        return _("%(sender)s: reminders for %(list)s.") % {"sender": sender.name, "list": listed} + f"{reply} {stop}"
 
     shown = list(items)
     message = text(shown, 0)
@@ -121,9 +147,17 @@ def _sms_merged(items: Sequence[EventDetails], sender: Sender, zone: ZoneInfo) -
 
 
 def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> Rendered:
-    """The message for one or more same-day items of one patient (merged into one text when several)."""
+    """The message for one or more same-day items of one patient (merged into one text when several).
+
+    In the patient's language (``Patient.preferred_language``, issue 13), dates in their zone.
+    """
     if not items:
         raise ValueError("nothing to render")
+    with translation.override(patient.preferred_language or settings.LANGUAGE_CODE):
+        return _render(channel=channel, items=items, patient=patient)
+
+
+def _render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> Rendered:
     zone = ZoneInfo(patient.time_zone)
     # One event is listed once, however many of its reminders (24 h and 2 h before) ride in one message,
     # in the order of the patient's calendar (a whole-day item first on its day).
@@ -131,28 +165,55 @@ def render(*, channel: str, items: Sequence[EventDetails], patient: Patient) -> 
     sender = sender_for(items[0].site)
     if channel == Channel.SMS:
         body = _sms_single(items[0], sender, zone) if len(items) == 1 else _sms_merged(items, sender, zone)
+        # Accents outside GSM-7 (á, í, ó, ú) would cut a segment to 70 characters: written without them.
+        body = sms_safe(body)
         # Last resort for extreme profile values: never send over 160 characters (a split text may arrive out of order).
         return Rendered(channel=channel, body=body[:SMS_MAX_CHARS])
     if channel == Channel.PUSH:
         if patient.confidential_communication:
             # A lock screen may be seen by anyone: not even the clinic's name or the place.
-            return Rendered(channel=channel, title="Reminder", body="You have a reminder. Open the app for details.")
-        when = "; ".join(f"{item.label} {_when(item, zone)}" for item in items)
-        return Rendered(channel=channel, title=f"Reminder from {sender.name}", body=f"Your {when}.")
+            return Rendered(
+                channel=channel, title=_("Reminder"), body=_("You have a reminder. Open the app for details.")
+            )
+        when = "; ".join(f"{_label(item)} {_when(item, zone)}" for item in items)
+        return Rendered(
+            channel=channel,
+            title=_("Reminder from %(sender)s") % {"sender": sender.name},
+            body=_("Your %(items)s.") % {"items": when},
+        )
     lines = []
     for item in items:
-        place = f" at {sender.place}" if sender.place and item.starts_at is not None else ""
-        lines.append(f"- your {item.label} {_when(item, zone)}{place}")
-    reply = f"If you have a question or need to change it, call {sender.phone}." if sender.phone else ""
-    footer = "You receive this because you agreed to reminders. Reply to this e-mail or call us to stop them."
-    body = "\n".join(["Hello,", "", "This is a reminder of:", *lines, "", reply, "", sender.name, "", footer])
-    subject = f"Reminder from {sender.name}: {_day(_local_day(items[0], zone))}"
+        place = " " + _("at %(place)s") % {"place": sender.place} if sender.place and item.starts_at is not None else ""
+        lines.append("- " + _("your %(label)s %(when)s") % {"label": _label(item), "when": _when(item, zone)} + place)
+    reply = (
+        _("If you have a question or need to change it, call %(phone)s.") % {"phone": sender.phone}
+        if sender.phone
+        else ""
+    )
+    footer = _("You receive this because you agreed to reminders. Reply to this e-mail or call us to stop them.")
+    body = "\n".join([_("Hello,"), "", _("This is a reminder of:"), *lines, "", reply, "", sender.name, "", footer])
+    subject = _("Reminder from %(sender)s: %(day)s") % {"sender": sender.name, "day": _day(_local_day(items[0], zone))}
     return Rendered(channel=channel, subject=subject, body=body)
 
 
+# The same in Spanish (issue 13); every rendered text in every language is checked against every list.
+FORBIDDEN_WORDS_ES = (
+    "tratamiento", "adicción", "recuperación", "terapia", "rehabilitación", "desintoxicación", "sobriedad",
+    "alcohol", "droga", "grupo", "psicológico", "psiquiátrico", "salud mental", "consejería", "recaída",
+    "residencial", "ambulatorio", "intensivo", "programa", "sesión", "adicto", "abstinencia",
+)  # fmt: skip
+FORBIDDEN_WORDS_BY_LANGUAGE = {"en": FORBIDDEN_WORDS, "es": FORBIDDEN_WORDS_ES}
+
+
+def _plain(text: str) -> str:
+    # Texts drop accents to stay in GSM-7 ("adiccion"), so compare without them.
+    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if not unicodedata.combining(c))
+
+
 def contains_forbidden(text: str, *, extra: Sequence[str] = ()) -> list[str]:
-    lowered = text.lower()
-    return [word for word in (*FORBIDDEN_WORDS, *extra) if word and word.lower() in lowered]
+    lowered = _plain(text)
+    words = [word for words in FORBIDDEN_WORDS_BY_LANGUAGE.values() for word in words]
+    return [word for word in (*words, *extra) if word and _plain(word) in lowered]
 
 
 def check_discreet(value: str, *, extra: Sequence[str] = ()) -> None:

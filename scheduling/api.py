@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -52,11 +53,22 @@ class LocationSerializer(serializers.Serializer):
     room = serializers.CharField()
 
 
+# What a session is, in the patient's language (issue 13); the /me/ views run with it active.
+KIND_TITLES = {
+    SessionKind.GROUP_THERAPY: _("Group therapy"),
+    SessionKind.INDIVIDUAL_COUNSELLING: _("Individual counselling"),
+    SessionKind.FAMILY_SESSION: _("Family session"),
+    SessionKind.PSYCHOEDUCATION: _("Psychoeducation"),
+    SessionKind.RELAPSE_PREVENTION: _("Relapse prevention"),
+    SessionKind.OTHER: _("Other"),
+}
+
+
 class MySessionSerializer(serializers.ModelSerializer):
     """One of your sessions. Worded plainly: the app may show it on a shared screen."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
-    title = serializers.CharField(source="session.series.get_kind_display", read_only=True)
+    title = serializers.SerializerMethodField()
     starts_at = serializers.DateTimeField(source="session.starts_at", read_only=True)
     ends_at = serializers.DateTimeField(source="session.ends_at", read_only=True)
     local_date = serializers.DateField(source="session.local_date", read_only=True)
@@ -73,6 +85,10 @@ class MySessionSerializer(serializers.ModelSerializer):
         fields += ["status", "attendance", "response", "responded_at"]
         read_only_fields = fields
 
+    def get_title(self, booking) -> str:
+        series = booking.session.series
+        return str(KIND_TITLES.get(series.kind, series.get_kind_display()))
+
     @extend_schema_field(serializers.ChoiceField(choices=["booked", "cancelled"]))
     def get_status(self, booking) -> str:
         cancelled = booking.cancelled_at is not None or booking.session.status == SessionStatus.CANCELLED
@@ -85,10 +101,19 @@ class MySessionFilter(django_filters.FilterSet):
     )
     date_from = django_filters.DateFilter(field_name="session__local_date", lookup_expr="gte", label="From (date)")
     date_to = django_filters.DateFilter(field_name="session__local_date", lookup_expr="lte", label="To (date)")
+    updated_since = django_filters.IsoDateTimeFilter(
+        method="changed_since",
+        label="Changed since (an instant, ISO 8601)",
+        help_text="Only sessions and bookings changed at or after this instant, cancelled ones included "
+        "(with their status), so the app can keep its copy without refetching the whole schedule.",
+    )
 
     class Meta:
         model = Booking
-        fields = ["when", "date_from", "date_to"]
+        fields = ["when", "date_from", "date_to", "updated_since"]
+
+    def changed_since(self, queryset, name, value):
+        return queryset.filter(Q(updated_at__gte=value) | Q(session__updated_at__gte=value))
 
     def by_time(self, queryset, name, value):
         now = timezone.now()
@@ -107,12 +132,11 @@ class _MySessionView(GenericAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return Booking.objects.none()
         # Your bookings, and those ended because the clinic cancelled the session (so the app can say so).
-        return (
-            Booking.objects.filter(patient=self.request.user.patient)
-            .filter(Q(cancelled_at__isnull=True) | Q(cancel_reason=CancelReason.SESSION_CANCELLED))
-            .select_related("session__series__program__site")
-            .order_by("starts_at", "id")
-        )
+        bookings = Booking.objects.filter(patient=self.request.user.patient)
+        if "updated_since" not in self.request.query_params:
+            bookings = bookings.filter(Q(cancelled_at__isnull=True) | Q(cancel_reason=CancelReason.SESSION_CANCELLED))
+        # else: a sync sees every change, including bookings cancelled for any reason, so it can drop them.
+        return bookings.select_related("session__series__program__site").order_by("starts_at", "id")
 
     def _audit(self, action, obj=None) -> None:
         patient = self.request.user.patient

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 from icalendar import Calendar, Event
 
@@ -23,6 +24,12 @@ PRODID = "-//Clinic//Appointments//EN"
 
 
 def build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes:
+    """The feed in the patient's language (issue 13)."""
+    with translation.override(patient.preferred_language or settings.LANGUAGE_CODE):
+        return _build_calendar(patient=patient, now=now)
+
+
+def _build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes:
     now = now or timezone.now()
     calendar = Calendar()
     calendar.add("prodid", PRODID)

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic import clock
 from clinic.db import translate_integrity_errors
@@ -569,15 +570,17 @@ def respond_to_booking(*, booking: Booking, response: PatientResponse | str) -> 
     one-off session instead); the answer is there for them to see.
     """
     if response not in PatientResponse.values:
-        raise InvalidAttendance(f"{response!r} is not an answer; give confirmed or declined.", field="response")
+        raise InvalidAttendance(
+            _("%(answer)r is not an answer; give confirmed or declined.") % {"answer": response}, field="response"
+        )
     with transaction.atomic():
         booking = Booking.objects.select_for_update().select_related("session").get(pk=booking.pk)
         if booking.cancelled_at is not None:
-            raise SessionCancelled("This booking was cancelled; there is nothing to answer.")
+            raise SessionCancelled(_("This booking was cancelled; there is nothing to answer."))
         if booking.session.status == SessionStatus.CANCELLED:
-            raise SessionCancelled("This session was cancelled.")
+            raise SessionCancelled(_("This session was cancelled."))
         if booking.starts_at <= timezone.now():
-            raise SessionLocked("This session has already started.")
+            raise SessionLocked(_("This session has already started."))
         booking.patient_response = response
         booking.patient_responded_at = timezone.now()
         booking.save(update_fields=["patient_response", "patient_responded_at", "updated_at"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,7 +20,7 @@ from clinic.errors import Conflict, DomainError, NotFound, VersionMismatch
 
 class PreconditionRequired(exceptions.APIException):
     status_code = status.HTTP_428_PRECONDITION_REQUIRED
-    default_detail = "Send the If-Match header with the ETag you read, so a concurrent change is not overwritten."
+    default_detail = _("Send the If-Match header with the ETag you read, so a concurrent change is not overwritten.")
     default_code = "if_match_required"
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
     # FHIR (issue 16): the patient's whole record, built by the FHIR layer on top of every app.
     path("me/record/", MyRecord.as_view(), name="me-record"),
+    path("auth/", include("accounts.api_urls")),  # activate an invitation, reset a password (issue 13)
     path("me/", include("patients.api_urls")),
     # --- REST API (issue 5): staff endpoints, scoped to the caller's sites ---
     path("", include("patients.staff_api_urls")),
@@ -18,4 +19,5 @@ urlpatterns = [
     path("", include("scheduling.api_urls")),
     path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
     path("", include("utilization.api_urls")),  # staff: coverage, authorizations, UR worklist, billable units
+    path("", include("accounts.staff_api_urls")),  # staff: patients/{id}/invitations/, app-access/
 ]

@@ -122,6 +122,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/patients/{id}/"): Case("staff", "patient"),
     ("PATCH", "/api/v1/patients/{id}/"): Case("staff", "patient", body="patch_patient"),
     ("GET", "/api/v1/patients/{id}/access-report/"): Case("staff", "patient", admin_only=True),
+    # Staff: the patient's app access (issue 13)
+    ("POST", "/api/v1/patients/{id}/invitations/"): Case("staff", "patient", body="none"),
+    ("GET", "/api/v1/patients/{id}/app-access/"): Case("staff", "patient"),
+    ("DELETE", "/api/v1/patients/{id}/app-access/"): Case("staff", "patient"),
     # Staff: the care journey
     ("GET", "/api/v1/programs/"): Case("staff"),
     ("GET", "/api/v1/programs/{id}/"): Case("staff", "iop"),
@@ -182,6 +186,19 @@ CASES: dict[tuple[str, str], Case] = {
 
 # Public by design (the token endpoints) and tested in test_conventions.
 PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/auth/logout/"}
+# The patient app's codes (issue 13): public by design too, tested in tests/accounts/.
+PUBLIC |= {"/api/v1/auth/activate/", "/api/v1/auth/password-reset/", "/api/v1/auth/password-reset/confirm/"}
+
+
+@pytest.fixture(autouse=True)
+def _messages_stay_in_memory(settings):
+    # An invitation sends a text and an e-mail; here they go nowhere but a list.
+    from reminders.channels import _backend
+
+    settings.REMINDERS_SMS_BACKEND = settings.REMINDERS_EMAIL_BACKEND = "reminders.channels.console.LocmemChannel"
+    _backend.cache_clear()
+    yield
+    _backend.cache_clear()
 
 
 def _endpoints() -> set[tuple[str, str]]:
