@@ -17,6 +17,7 @@ def demo_clinic(django_db_setup, django_db_blocker):
     """Seeded once for the module (the seed now includes twelve weeks of schedules), then flushed."""
     with django_db_blocker.unblock():
         call_command("seed_demo", "--no-progress", "--patients", "20")
+        call_command("seed_fhir_demo")  # as `make run` does: a registered hospital and a Part 2 consent
     yield
     with django_db_blocker.unblock():
         call_command("flush", "--no-input")
