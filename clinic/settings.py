@@ -213,6 +213,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.add_error_responses",
+        "clinic.api.schema.forbid_unknown_request_fields",  # issue 11: unknown body fields are refused
     ],
     # REST API (issue 5): stable names for choice sets that share a field name.
     "ENUM_NAME_OVERRIDES": {

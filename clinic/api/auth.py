@@ -9,23 +9,36 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from clinic.api.errors import SESSION_EXPIRED
+from clinic.api.strict import StrictInputMixin
 from clinic.errors import InvalidInput
 
 
+class SignInSerializer(StrictInputMixin, TokenObtainPairSerializer):
+    pass
+
+
+class RefreshSerializer(StrictInputMixin, TokenRefreshSerializer):
+    pass
+
+
 class ThrottledTokenObtainPairView(TokenObtainPairView):
+    serializer_class = SignInSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
 
 class ThrottledTokenRefreshView(TokenRefreshView):
+    serializer_class = RefreshSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(StrictInputMixin, serializers.Serializer):
     refresh = serializers.CharField()
 
 
@@ -42,8 +55,6 @@ class LogoutView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             RefreshToken(serializer.validated_data["refresh"]).blacklist()
-        except TokenError as error:
-            raise InvalidInput(
-                f"The refresh token is not valid: {error}.", code="token_not_valid", field="refresh"
-            ) from None
+        except TokenError:
+            raise InvalidInput(SESSION_EXPIRED, code="token_invalid", field="refresh") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
