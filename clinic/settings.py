@@ -131,6 +131,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env_str("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": "clinic",
+        # Fail fast while Redis restarts (sign-in then answers 503) rather than hold a worker.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
 

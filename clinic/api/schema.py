@@ -11,6 +11,7 @@ ERROR_RESPONSES = {
     "412": "The record changed since the caller read it (If-Match did not match).",
     "428": "If-Match is required for this change.",
     "429": "Too many requests; try again later.",
+    "503": "Signing in is briefly unavailable (the attempt counters cannot be reached); retry after Retry-After.",
 }
 _WRITE_ONLY = {"409"}
 _UPDATE_ONLY = {"412", "428"}
