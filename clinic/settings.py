@@ -153,6 +153,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env_str("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": "clinic",
+        # Fail fast while Redis restarts (sign-in then answers 503) rather than hold a worker.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
 
@@ -257,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.add_error_responses",
+        "clinic.api.schema.forbid_unknown_request_fields",  # issue 11: unknown body fields are refused
     ],
     # REST API (issue 5): stable names for choice sets that share a field name.
     "ENUM_NAME_OVERRIDES": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -13,25 +14,53 @@ from rest_framework.response import Response
 from clinic import audit, clock
 from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
+from clinic.api.strict import StrictInputMixin
 from clinic.api.versioning import required_version
 from clinic.models import AuditAction, AuditCategory
 from clinic.versioning import etag_for
 from patients import services
 from patients.models import ConsentMeans, Patient
-from patients.validators import validate_time_zone
+from patients.validators import normalize_phone, validate_time_zone
 from programs import selectors as program_selectors
 from scheduling import selectors as schedule_selectors
 
 IF_MATCH = OpenApiParameter(
-    "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag from your last read."
+    "If-Match",
+    {"type": "string", "pattern": r'^(\*|(W/)?"[\x21\x23-\x7e]+")$'},
+    OpenApiParameter.HEADER,
+    required=True,
+    description='The ETag from your last read (412 if the record changed since), or "*" to change it whatever '
+    "its version. Without the header: 428; an empty or malformed value: 400.",
 )
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class PhoneInputField(serializers.CharField):
+    """A phone number as the person types it; checked here so it is reported with the other fields.
+
+    The service still normalises it to E.164 (and checks again, for callers other than the API).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value:
+            try:
+                normalize_phone(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages[0], code="invalid_phone") from None
+        return value
+
+
+class ProfileSerializer(StrictInputMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     time_zone = serializers.CharField(validators=[validate_time_zone], required=False)
-    # Typed as the person writes it ("+1 (617) 555-0199"); the service checks and stores E.164.
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    # Typed as the person writes it ("+1 (617) 555-0199"); the service stores E.164.
+    phone = PhoneInputField()
 
     class Meta:
         model = Patient
@@ -40,7 +69,7 @@ class ProfileSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "mrn", "legal_first_name", "legal_last_name", "date_of_birth"]
 
 
-class PreferencesSerializer(serializers.ModelSerializer):
+class PreferencesSerializer(StrictInputMixin, serializers.ModelSerializer):
     quiet_hours_start = LocalTimeField(required=False)
     quiet_hours_end = LocalTimeField(required=False)
     messaging_consent = serializers.BooleanField(

@@ -10,13 +10,15 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from clinic import audit
+from clinic.api.fields import BlankChoicesAsNullMixin
 from clinic.api.serializers import BoundedDateField, ScopedPublicIdField
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
+from clinic.api.strict import StrictInputMixin
 from clinic.api.versioning import required_version
 from clinic.models import AuditAction, AuditCategory, AuditEvent
 from clinic.versioning import etag_for
 from patients import services
-from patients.api import IF_MATCH
+from patients.api import IF_MATCH, PhoneInputField
 from patients.models import Patient
 from patients.validators import validate_time_zone
 from programs.models import Placement, Site
@@ -41,10 +43,10 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = PATIENT_FIELDS
 
 
-class PatientWriteSerializer(serializers.ModelSerializer):
+class PatientWriteSerializer(StrictInputMixin, serializers.ModelSerializer):
     """What staff may set. The service normalises the phone (E.164) and checks the rest."""
 
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone = PhoneInputField()
     time_zone = serializers.CharField(validators=[validate_time_zone], required=False)
     date_of_birth = BoundedDateField()
 
@@ -148,7 +150,7 @@ class PatientDetail(StaffDetailView):
         return response
 
 
-class AccessEventSerializer(serializers.ModelSerializer):
+class AccessEventSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = ["at", "username", "role", "action", "category", "object_type", "object_id", "path", "ip_address"]

@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from clinic import access
+from clinic.api.fields import BlankChoicesAsNullMixin
 from clinic.api.serializers import (
     BoundedDateField,
     ClinicalDetailMixin,
@@ -22,6 +23,7 @@ from clinic.api.serializers import (
     ScopedPublicIdField,
 )
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
+from clinic.api.strict import StrictInputMixin
 from clinic.models import AuditAction, AuditCategory
 from patients.models import Patient
 from programs import selectors, services
@@ -158,7 +160,7 @@ class ExtensionSerializer(ClinicalDetailMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlacementSerializer(serializers.ModelSerializer):
+class PlacementSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
     """A residential stay or an IOP enrollment: one level of care inside an episode."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -216,14 +218,14 @@ class _PlacementView(StaffView):
         return Response(self.get_serializer(placement).data, status=status.HTTP_201_CREATED)
 
 
-class AdmitSerializer(serializers.Serializer):
+class AdmitSerializer(StrictInputMixin, serializers.Serializer):
     patient = ScopedPublicIdField(queryset=Patient.objects.all())
     bed = ScopedPublicIdField(queryset=Bed.objects.select_related("program"))
     admitted_on = BoundedDateField()
     planned_discharge_on = BoundedDateField(required=False)
 
 
-class EnrollSerializer(serializers.Serializer):
+class EnrollSerializer(StrictInputMixin, serializers.Serializer):
     patient = ScopedPublicIdField(queryset=Patient.objects.all())
     program = ScopedPublicIdField(queryset=Program.objects.all())
     start_on = BoundedDateField()
@@ -273,7 +275,7 @@ def _valid(serializer_class, request, view) -> dict:
     return dict(serializer.validated_data)
 
 
-class ExtendSerializer(serializers.Serializer):
+class ExtendSerializer(StrictInputMixin, serializers.Serializer):
     new_planned_discharge_on = BoundedDateField()
     reason = serializers.CharField(max_length=2000)
 
@@ -321,14 +323,14 @@ TRANSITIONS = (
 )
 
 
-class StepDownSerializer(serializers.Serializer):
+class StepDownSerializer(StrictInputMixin, serializers.Serializer):
     to_program = ScopedPublicIdField(queryset=Program.objects.all())
     on = BoundedDateField()
     reason = serializers.CharField(max_length=2000)
     planned_end_on = BoundedDateField(required=False)
 
 
-class StepUpSerializer(serializers.Serializer):
+class StepUpSerializer(StrictInputMixin, serializers.Serializer):
     bed = ScopedPublicIdField(queryset=Bed.objects.select_related("program"))
     on = BoundedDateField()
     reason = serializers.CharField(max_length=2000)
@@ -388,7 +390,7 @@ class TransitionList(StaffListView):
     patient_attr = "episode.patient_id"
 
 
-class ReverseSerializer(serializers.Serializer):
+class ReverseSerializer(StrictInputMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -486,7 +488,7 @@ class ReverseDischarge(StaffView):
         return Response(self.get_serializer(reversal).data, status=status.HTTP_201_CREATED)
 
 
-class EpisodePlacementSerializer(serializers.ModelSerializer):
+class EpisodePlacementSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
     """A level of care as listed inside its episode."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -546,7 +548,7 @@ class EpisodeDetail(StaffDetailView):
     audit_category = AuditCategory.CLINICAL
 
 
-class DischargeInputSerializer(serializers.Serializer):
+class DischargeInputSerializer(StrictInputMixin, serializers.Serializer):
     on = BoundedDateField()
     disposition = serializers.ChoiceField(choices=Disposition.choices)
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from clinic import audit
 from clinic.api.permissions import IsPatient
-from clinic.api.strict import JsonBodyMixin, StrictBooleanField, StrictCharField, StrictIntegerField
+from clinic.api.strict import JsonBodyMixin, StrictBooleanField, StrictCharField, StrictInputMixin, StrictIntegerField
 from clinic.errors import NotFound
 from clinic.models import AuditAction, AuditCategory
 from programs import services
@@ -75,7 +75,7 @@ class AftercarePlanSerializer(serializers.ModelSerializer):
         fields = ["id", "status", "starts_on", "program", "checkins"]
 
 
-class AnswerInputSerializer(serializers.Serializer):
+class AnswerInputSerializer(StrictInputMixin, serializers.Serializer):
     mood = StrictIntegerField(
         min_value=1,
         max_value=5,

@@ -100,6 +100,11 @@ def _check_not_far_future(day: dt.date, *, what: str) -> None:
 
 def _check_stay_length(*, program: Program, start_on: dt.date, planned_end_on: dt.date) -> None:
     days = (planned_end_on - start_on).days
+    if days <= 0:
+        raise StayLengthOutOfRange(
+            f"The planned discharge ({planned_end_on:%Y-%m-%d}) must come after the admission ({start_on:%Y-%m-%d}).",
+            field="planned_discharge_on",
+        )
     if days < program.residential_min_days:
         raise StayLengthOutOfRange(
             f"A planned stay of {days} days is shorter than {program.name}'s minimum of "

@@ -17,9 +17,17 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from clinic import access, audit
+from clinic.api.fields import BlankChoicesAsNullMixin
 from clinic.api.permissions import IsPatient
 from clinic.api.serializers import PatientRefSerializer
-from clinic.api.strict import JsonBodyMixin, StrictCharField, StrictChoiceField, StrictFilterSet
+from clinic.api.strict import (
+    BoundedIsoDateTimeFilter,
+    JsonBodyMixin,
+    StrictCharField,
+    StrictChoiceField,
+    StrictFilterSet,
+    StrictInputMixin,
+)
 from clinic.models import AuditAction, AuditCategory
 from patients.models import Channel
 from reminders import services
@@ -86,7 +94,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         return device.token[-6:]
 
 
-class DeviceInputSerializer(serializers.Serializer):
+class DeviceInputSerializer(StrictInputMixin, serializers.Serializer):
     token = StrictCharField(max_length=512, help_text="The FCM registration token of this device.")
     platform = StrictChoiceField(choices=["ios", "android", "web"])
 
@@ -142,7 +150,7 @@ class DeviceView(_MyDevices):
 # --- staff: the reminder outbox ------------------------------------------------------------------------
 
 
-class ReminderSerializer(serializers.ModelSerializer):
+class ReminderSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
     """Whether and when a reminder went out, and why not; never what it said."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -172,8 +180,8 @@ class ReminderFilter(StrictFilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     reason = django_filters.ChoiceFilter(field_name="status_reason", choices=Reason.choices)
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="The patient's id.")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = BoundedIsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = BoundedIsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = Reminder
@@ -228,7 +236,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
         fields += ["resolved_at", "resolved_by", "resolution_note"]
 
 
-class ResolveInputSerializer(serializers.Serializer):
+class ResolveInputSerializer(StrictInputMixin, serializers.Serializer):
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

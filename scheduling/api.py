@@ -16,7 +16,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
 from clinic import access, audit
-from clinic.api.fields import LocalTimeField
+from clinic.api.fields import BlankChoicesAsNullMixin, LocalTimeField, OptionalChoiceField
 from clinic.api.permissions import IsPatient
 from clinic.api.serializers import (
     BoundedDateField,
@@ -24,8 +24,10 @@ from clinic.api.serializers import (
     PatientRefSerializer,
     RefSerializer,
     ScopedPublicIdField,
+    ScopedRelatedField,
 )
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
+from clinic.api.strict import StrictInputMixin
 from clinic.models import AuditAction, AuditCategory, SiteMembership
 from patients.models import Patient
 from programs.models import Placement, Program
@@ -64,7 +66,7 @@ KIND_TITLES = {
 }
 
 
-class MySessionSerializer(serializers.ModelSerializer):
+class MySessionSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
     """One of your sessions. Worded plainly: the app may show it on a shared screen."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -76,7 +78,9 @@ class MySessionSerializer(serializers.ModelSerializer):
     duration_minutes = serializers.IntegerField(source="session.duration_minutes", read_only=True)
     location = LocationSerializer(source="session", read_only=True)
     status = serializers.SerializerMethodField()
-    response = serializers.CharField(source="patient_response", read_only=True, help_text="confirmed, declined or ''.")
+    response = OptionalChoiceField(
+        choices=PatientResponse.choices, source="patient_response", read_only=True, help_text="null until you answer."
+    )
     responded_at = serializers.DateTimeField(source="patient_responded_at", read_only=True, allow_null=True)
 
     class Meta:
@@ -163,7 +167,7 @@ class MySessionDetail(_MySessionView, RetrieveAPIView):
         return Response(self.get_serializer(booking).data)
 
 
-class ResponseSerializer(serializers.Serializer):
+class ResponseSerializer(StrictInputMixin, serializers.Serializer):
     response = serializers.ChoiceField(choices=PatientResponse.choices, help_text="confirmed or declined.")
 
 
@@ -243,26 +247,30 @@ class SeriesSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class ColleagueField(serializers.SlugRelatedField):
+class ColleagueField(ScopedRelatedField):
     """A staff member at one of the caller's sites, by username."""
 
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:
-            return get_user_model().objects.none()
-        sites = access.visible_sites(request.user)
-        members = SiteMembership.objects.filter(site__in=sites).values("user")
-        return get_user_model().objects.filter(pk__in=members, is_active=True)
+    lookup_name = "username"
+    record_name = "colleague"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        kwargs.setdefault("queryset", get_user_model().objects.all())
+        super().__init__(**kwargs)
+
+    def scope(self, queryset, request):
+        members = SiteMembership.objects.filter(site__in=access.visible_sites(request.user)).values("user")
+        return queryset.filter(pk__in=members, is_active=True)
 
 
-class SeriesCreateSerializer(serializers.Serializer):
+class SeriesCreateSerializer(StrictInputMixin, serializers.Serializer):
     program = ScopedPublicIdField(queryset=Program.objects.all())
     name = serializers.CharField(max_length=120, allow_blank=True, required=False, default="")
     kind = serializers.ChoiceField(choices=SessionKind.choices)
     rule = serializers.CharField(max_length=500, help_text="RFC 5545 RRULE, for example FREQ=WEEKLY;BYDAY=MO,WE,TH.")
     start_time = LocalTimeField()
     duration_minutes = serializers.IntegerField(min_value=1, max_value=services.MAX_DURATION_MINUTES)
-    facilitator = ColleagueField(slug_field="username", required=False, help_text="Username; you by default.")
+    facilitator = ColleagueField(required=False, help_text="Username; you by default.")
     capacity = serializers.IntegerField(min_value=1, max_value=1000)
     starts_on = BoundedDateField()
     ends_on = BoundedDateField(required=False, allow_null=True)
@@ -355,11 +363,11 @@ class SessionDetail(StaffDetailView):
     patient_attr = ""
 
 
-class CancelSessionSerializer(serializers.Serializer):
+class CancelSessionSerializer(StrictInputMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
-class MoveSessionSerializer(serializers.Serializer):
+class MoveSessionSerializer(StrictInputMixin, serializers.Serializer):
     starts_at = BoundedDateTimeField(help_text="The new start, with its offset.")
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -417,7 +425,7 @@ class BookingSessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BookingSerializer(serializers.ModelSerializer):
+class BookingSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     patient = PatientRefSerializer(read_only=True)
     session = BookingSessionSerializer(read_only=True)
@@ -453,7 +461,7 @@ class BookingFilter(django_filters.FilterSet):
         return queryset  # applied in filter_queryset, so the default (active only) holds without the parameter
 
 
-class BookingCreateSerializer(serializers.Serializer):
+class BookingCreateSerializer(StrictInputMixin, serializers.Serializer):
     session = ScopedPublicIdField(queryset=Session.objects.all())
     patient = ScopedPublicIdField(queryset=Patient.objects.all())
 
@@ -493,13 +501,13 @@ class CancelBooking(StaffView):
         return Response(self.get_serializer(booking).data)
 
 
-class MarkSerializer(serializers.Serializer):
+class MarkSerializer(StrictInputMixin, serializers.Serializer):
     patient = serializers.UUIDField()
     attendance = serializers.ChoiceField(choices=Attendance.choices)
     minutes_attended = serializers.IntegerField(min_value=0, max_value=24 * 60, required=False, allow_null=True)
 
 
-class AttendanceSerializer(serializers.Serializer):
+class AttendanceSerializer(StrictInputMixin, serializers.Serializer):
     marks = MarkSerializer(many=True, allow_empty=False, max_length=500)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 

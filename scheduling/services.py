@@ -90,6 +90,27 @@ def horizon_days() -> int:
 # --- rules -------------------------------------------------------------------------------
 
 
+RULE_EXAMPLE = "for example FREQ=WEEKLY;BYDAY=MO,WE,TH"
+RULE_PARTS = ("FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST")
+
+
+def _rule_problem(text: str) -> str:
+    """What is wrong with a recurrence rule, in the words of the people who write them."""
+    parts = [part.strip() for part in text.split(";") if part.strip()]
+    for part in parts:
+        name, equals, value = part.partition("=")
+        if not equals or not value.strip():
+            return f'The repeat rule has "{part}" where a NAME=VALUE pair belongs; {RULE_EXAMPLE}.'
+        if name.strip().upper() not in RULE_PARTS:
+            return f"The repeat rule has an unknown part {name.strip()}; use {', '.join(RULE_PARTS)} ({RULE_EXAMPLE})."
+    if not any(part.upper().startswith("FREQ=") for part in parts):
+        return f"The repeat rule must say how often with FREQ=DAILY, WEEKLY or MONTHLY; {RULE_EXAMPLE}."
+    return (
+        "The repeat rule could not be read: check the values (days MO TU WE TH FR SA SU, "
+        f"FREQ=DAILY, WEEKLY or MONTHLY, COUNT a number, UNTIL a date like 20270630); {RULE_EXAMPLE}."
+    )
+
+
 def parse_rule(rule: str, *, dtstart: dt.datetime) -> rrule:
     """An RFC 5545 RRULE read by python-dateutil, anchored at the series' first local start."""
     text = (rule or "").strip()
@@ -101,8 +122,9 @@ def parse_rule(rule: str, *, dtstart: dt.datetime) -> rrule:
         raise InvalidSchedule("Give only the RRULE; the first date and start time are separate fields.", field="rule")
     try:
         parsed = rrulestr(text, dtstart=dtstart)
-    except (ValueError, TypeError, KeyError, IndexError) as error:
-        raise InvalidSchedule(f"The recurrence rule {text!r} is not valid RFC 5545 ({error}).", field="rule") from None
+    except (ValueError, TypeError, KeyError, IndexError):
+        # dateutil's own words ("not enough values to unpack") mean nothing to a program admin.
+        raise InvalidSchedule(_rule_problem(text), field="rule") from None
     if not isinstance(parsed, rrule):  # pragma: no cover - rrulestr returns an rruleset only when forced
         raise InvalidSchedule("Give a single RRULE.", field="rule")
     return parsed

@@ -14,8 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from clinic.errors import Conflict, DomainError, NotFound, VersionMismatch
+
+SESSION_EXPIRED = "Your session has expired; sign in again."
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -75,6 +78,10 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a server error: Django's 500 handling and error reporting take over
+    if isinstance(exc, InvalidToken):
+        # Expired, garbage or revoked: the app can do one thing about any of them, so it gets one code.
+        response.data = error_body("token_invalid", SESSION_EXPIRED)
+        return response
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         fields = {

@@ -41,9 +41,18 @@ def test_contact_details_are_validated_and_names_are_read_only(as_patient, patie
     tz = as_patient.patch(reverse("api:me"), {"time_zone": "Nowhere/City"}, HTTP_IF_MATCH=etag)
     assert tz.status_code == 400 and "time_zone" in tz.json()["error"]["fields"]
 
-    ok = as_patient.patch(
+    # A name is the clinic's to change: refused by name (issue 11), not ignored, and nothing is written.
+    named = as_patient.patch(
         reverse("api:me"), {"phone": "+1 (617) 555-0199", "legal_last_name": "Changed"}, HTTP_IF_MATCH=etag
     )
+    assert named.status_code == 400
+    assert named.json()["error"]["fields"] == {
+        "legal_last_name": ["This field is read-only; it cannot be changed here."]
+    }
+    patient.refresh_from_db()
+    assert patient.legal_last_name == "Rivera" and patient.phone != "+16175550199"
+
+    ok = as_patient.patch(reverse("api:me"), {"phone": "+1 (617) 555-0199"}, HTTP_IF_MATCH=etag)
     assert ok.status_code == 200
     assert ok.json()["phone"] == "+16175550199" and ok.json()["legal_last_name"] == "Rivera"
 
