@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import codes, services
 from clinic import audit
+from clinic.api.strict import StrictInputMixin
 from clinic.models import AuditAction, AuditCategory
 
 
@@ -57,18 +58,18 @@ class TokensSerializer(serializers.Serializer):
     access = serializers.CharField()
 
 
-class ActivateSerializer(serializers.Serializer):
+class ActivateSerializer(StrictInputMixin, serializers.Serializer):
     code = serializers.CharField(max_length=32, help_text="The code from the invitation, e.g. 4KX9-72QM.")
     username = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.CharField(max_length=254, required=False, allow_blank=True)
     password = serializers.CharField(max_length=128, style={"input_type": "password"}, trim_whitespace=False)
 
 
-class PasswordResetSerializer(serializers.Serializer):
+class PasswordResetSerializer(StrictInputMixin, serializers.Serializer):
     login = serializers.CharField(max_length=254, help_text="Your username or e-mail address.")
 
 
-class PasswordResetConfirmSerializer(serializers.Serializer):
+class PasswordResetConfirmSerializer(StrictInputMixin, serializers.Serializer):
     code = serializers.CharField(max_length=32)
     password = serializers.CharField(max_length=128, style={"input_type": "password"}, trim_whitespace=False)
 

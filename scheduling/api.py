@@ -27,7 +27,7 @@ from clinic.api.serializers import (
     ScopedRelatedField,
 )
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
-from clinic.api.strict import StrictInputMixin
+from clinic.api.strict import BoundedIsoDateTimeFilter, StrictInputMixin
 from clinic.models import AuditAction, AuditCategory, SiteMembership
 from patients.models import Patient
 from programs.models import Placement, Program
@@ -105,7 +105,7 @@ class MySessionFilter(django_filters.FilterSet):
     )
     date_from = django_filters.DateFilter(field_name="session__local_date", lookup_expr="gte", label="From (date)")
     date_to = django_filters.DateFilter(field_name="session__local_date", lookup_expr="lte", label="To (date)")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = BoundedIsoDateTimeFilter(
         method="changed_since",
         label="Changed since (an instant, ISO 8601)",
         help_text="Only sessions and bookings changed at or after this instant, cancelled ones included "

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from clinic import access, clock
 from clinic.api.serializers import BoundedDateField, PatientRefSerializer, ScopedPublicIdField
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
+from clinic.api.strict import StrictInputMixin
 from clinic.models import AuditAction, AuditCategory
 from patients.models import Patient
 from programs.models import AsamLevel, TreatmentEpisode
@@ -92,7 +93,7 @@ class CoverageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CoverageInputSerializer(serializers.Serializer):
+class CoverageInputSerializer(StrictInputMixin, serializers.Serializer):
     patient = ScopedPublicIdField(queryset=Patient.objects.all())
     payer = PayerField()
     rank = serializers.IntegerField(min_value=1, max_value=9, default=1)
@@ -190,7 +191,7 @@ class AuthorizationSerializer(_NotesHidden, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuthorizationRequestSerializer(serializers.Serializer):
+class AuthorizationRequestSerializer(StrictInputMixin, serializers.Serializer):
     episode = ScopedPublicIdField(queryset=TreatmentEpisode.objects.all())
     coverage = ScopedPublicIdField(queryset=Coverage.objects.select_related("payer"))
     asam_level = serializers.ChoiceField(choices=AsamLevel.choices)
@@ -202,7 +203,7 @@ class AuthorizationRequestSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictInputMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[(s, AuthorizationStatus(s).label) for s in ("approved", "partial", "denied")]
     )
@@ -215,7 +216,7 @@ class DecisionSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
 
-class ReviewInputSerializer(serializers.Serializer):
+class ReviewInputSerializer(StrictInputMixin, serializers.Serializer):
     reviewed_on = BoundedDateField()
     outcome = serializers.ChoiceField(choices=ReviewOutcome.choices)
     units_added = serializers.IntegerField(min_value=0, max_value=10_000, default=0)

@@ -112,6 +112,8 @@ def alex_journey(patient, bed, iop, residential, blue, clinician, weekday_track,
     )
     stay = admit(patient, bed, day(8), clinician)
     journey.step_down(stay=stay, to_program=iop, on=day(12), reason="Stable", decided_by=clinician)
+    # A step-down recorded after the fact books only sessions to come; the groups since are a backfill.
+    schedule.generate_sessions(series_ids=[weekday_track.pk], from_on=day(12), until=day(31))
     res = ur.request_authorization(
         episode=stay.episode, coverage=coverage, asam_level=residential.asam_level, requested_units=5,
         start_on=day(8), end_on=day(12), requested_by=clinician, requested_on=day(8),

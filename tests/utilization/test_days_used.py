@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from programs import services as journey
+from scheduling import services as schedule
 from tests.utilization.conftest import TODAY, admit, approve, attend, day
 from utilization import selectors
 from utilization import services as ur
@@ -21,6 +22,8 @@ def stepped_down_today(patient, bed, iop, residential, blue, clinician, weekday_
     coverage = ur.add_coverage(patient=patient, payer=blue, effective_on=day(1), member_id="B-1", created_by=clinician)
     stay = admit(patient, bed, day(10), clinician)
     journey.step_down(stay=stay, to_program=iop, on=TODAY, reason="Stable", decided_by=clinician)
+    # This morning's group had started before the step-down was recorded: booked as a backfill of the day.
+    schedule.generate_sessions(series_ids=[weekday_track.pk], from_on=TODAY, until=day(31))
     res = ur.request_authorization(
         episode=stay.episode, coverage=coverage, asam_level=residential.asam_level, requested_units=14,
         start_on=day(10), end_on=day(23), requested_by=clinician, requested_on=day(10),
