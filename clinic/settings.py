@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
+    "admissions",  # issue 14: referrals, waitlist, reservations
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,12 @@ CELERY_BEAT_SCHEDULE["scheduling-generate-sessions"] = {
     "schedule": crontab(hour=2, minute=15),
     # A run that waited past the next one is redundant: generation is idempotent.
     "options": {"expires": 6 * 3600},
+}
+# --- Admissions (issue 14): a reservation not admitted by its expiry lapses -------------
+CELERY_BEAT_SCHEDULE["admissions-lapse-reservations"] = {
+    "task": "admissions.lapse_reservations",
+    "schedule": crontab(minute="*/15"),
+    "options": {"expires": 600},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
