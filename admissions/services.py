@@ -91,9 +91,14 @@ def _move(referral: Referral, *, to: str, by: AbstractBaseUser, reason: str = ""
         )
     now = clock.now()
     ReferralEvent.objects.create(
-        referral=referral, kind=ReferralEvent.Kind.STATUS, from_value=referral.status, to_value=to,
-        reason=reason, by=by, at=now,
-    )  # fmt: skip
+        referral=referral,
+        kind=ReferralEvent.Kind.STATUS,
+        from_value=referral.status,
+        to_value=to,
+        reason=reason,
+        by=by,
+        at=now,
+    )
     referral.status = to
     if to != ReferralStatus.SCREENING:
         referral.decided_by, referral.decided_at, referral.decision_reason = by, now, reason
@@ -270,9 +275,14 @@ def set_priority(*, referral: Referral, priority: int, reason: str, by: Abstract
         if referral.status != ReferralStatus.ACCEPTED:
             raise ReferralNotWaiting("Only a referral on the waitlist has a place to move.")
         ReferralEvent.objects.create(
-            referral=referral, kind=ReferralEvent.Kind.PRIORITY, from_value=str(referral.priority),
-            to_value=str(priority), reason=reason, by=by, at=clock.now(),
-        )  # fmt: skip
+            referral=referral,
+            kind=ReferralEvent.Kind.PRIORITY,
+            from_value=str(referral.priority),
+            to_value=str(priority),
+            reason=reason,
+            by=by,
+            at=clock.now(),
+        )
         referral.priority = priority
         referral.save(update_fields=["priority", "updated_at"])
         return referral
@@ -325,8 +335,9 @@ def _check_bed_free(*, bed: Bed, start_on: dt.date, end_on: dt.date, today: dt.d
 
 
 def _check_seat_free(*, program: Program, start_on: dt.date, end_on: dt.date, today: dt.date, now) -> None:
-    days = selectors.census_over_time(programs=[program], start=start_on, end=end_on - dt.timedelta(days=1),
-                                      today=today, now=now)  # fmt: skip
+    days = selectors.census_over_time(
+        programs=[program], start=start_on, end=end_on - dt.timedelta(days=1), today=today, now=now
+    )
     full = next((day for day in days if day.expected >= program.capacity), None)
     if full is not None:
         raise ProgramFull(
@@ -459,14 +470,21 @@ def _start_care(reservation: Reservation, *, on: dt.date, by: AbstractBaseUser) 
     if program.is_residential:
         if current is not None and current.kind == PlacementKind.IOP:
             transition = journey.step_up(
-                enrollment=current, bed=reservation.bed, on=on, reason="Stepped up from the waitlist.",
-                decided_by=by, planned_discharge_on=reservation.planned_end_on,
-            )  # fmt: skip
+                enrollment=current,
+                bed=reservation.bed,
+                on=on,
+                reason="Stepped up from the waitlist.",
+                decided_by=by,
+                planned_discharge_on=reservation.planned_end_on,
+            )
             return transition.to_placement
         return journey.admit_to_residential(
-            patient=patient, bed=reservation.bed, admitted_on=on, admitted_by=by,
+            patient=patient,
+            bed=reservation.bed,
+            admitted_on=on,
+            admitted_by=by,
             planned_discharge_on=reservation.planned_end_on,
-        )  # fmt: skip
+        )
     return journey.enroll_in_iop(
         patient=patient, program=program, start_on=on, enrolled_by=by, planned_end_on=reservation.planned_end_on
     )

@@ -36,9 +36,12 @@ def test_the_pipeline_refer_screen_accept_reserve_admit(refer, bed, site_clinici
     assert list(selectors.waitlist(program=referral.program)) == [referral]
 
     reservation = services.reserve(
-        referral=referral, bed=bed, start_on=day + dt.timedelta(days=2), expires_at=_expiry(day, 3),
+        referral=referral,
+        bed=bed,
+        start_on=day + dt.timedelta(days=2),
+        expires_at=_expiry(day, 3),
         reserved_by=site_clinician,
-    )  # fmt: skip
+    )
     assert reservation.planned_end_on == day + dt.timedelta(days=32)
     assert BedHold.objects.filter(reservation=reservation, bed=bed).exists()
 
@@ -65,13 +68,16 @@ def test_transitions_are_enforced(refer, site_clinician):
     services.close_referral(referral=referral, status="declined", reason="Needs detox first", by=site_clinician)
     referral.refresh_from_db()
     assert (referral.status, referral.decision_reason, referral.decided_by) == (
-        "declined", "Needs detox first", site_clinician,
-    )  # fmt: skip
+        "declined",
+        "Needs detox first",
+        site_clinician,
+    )
     with pytest.raises(DomainError):
         services.start_screening(referral=referral, by=site_clinician)
     with pytest.raises(DomainError) as no_reason:
-        services.close_referral(referral=refer(upto="new", last_name="Other"), status="withdrawn", reason=" ",
-                                by=site_clinician)  # fmt: skip
+        services.close_referral(
+            referral=refer(upto="new", last_name="Other"), status="withdrawn", reason=" ", by=site_clinician
+        )
     assert no_reason.value.field == "reason"
 
 
@@ -131,8 +137,9 @@ def test_a_reservation_is_refused_on_a_bed_out_of_service(waiting, bed, site_cli
 def test_a_reservation_is_refused_in_another_program(waiting, site_clinician, day, other_site):
     elsewhere = BedFactory(program=ProgramFactory(site=other_site))
     with pytest.raises(DomainError) as refused:
-        services.reserve(referral=waiting, bed=elsewhere, start_on=day, expires_at=_expiry(day),
-                         reserved_by=site_clinician)  # fmt: skip
+        services.reserve(
+            referral=waiting, bed=elsewhere, start_on=day, expires_at=_expiry(day), reserved_by=site_clinician
+        )
     assert refused.value.code == "wrong_program"
     assert not Reservation.objects.exists()
 
@@ -142,8 +149,13 @@ def test_a_reservation_is_refused_on_an_occupied_bed(waiting, bed, site_clinicia
         patient=PatientFactory(), bed=bed, admitted_on=day - dt.timedelta(days=10), admitted_by=site_clinician
     )
     with pytest.raises(DomainError) as refused:
-        services.reserve(referral=waiting, bed=bed, start_on=day + dt.timedelta(days=5), expires_at=_expiry(day),
-                         reserved_by=site_clinician)  # fmt: skip
+        services.reserve(
+            referral=waiting,
+            bed=bed,
+            start_on=day + dt.timedelta(days=5),
+            expires_at=_expiry(day),
+            reserved_by=site_clinician,
+        )
     assert refused.value.code == "bed_unavailable" and "occupied" in refused.value.message
     # From the planned discharge on, the bed can be held for the next person.
     reservation = services.reserve(
@@ -155,8 +167,13 @@ def test_a_reservation_is_refused_on_an_occupied_bed(waiting, bed, site_clinicia
 def test_two_reservations_of_one_bed_are_refused(refer, bed, site_clinician, day):
     first = refer(upto="accepted", last_name="A", mrn="M-A")
     second = refer(upto="accepted", last_name="B", mrn="M-B")
-    services.reserve(referral=first, bed=bed, start_on=day + dt.timedelta(days=3), expires_at=_expiry(day),
-                     reserved_by=site_clinician)  # fmt: skip
+    services.reserve(
+        referral=first,
+        bed=bed,
+        start_on=day + dt.timedelta(days=3),
+        expires_at=_expiry(day),
+        reserved_by=site_clinician,
+    )
     with pytest.raises(DomainError) as refused:
         services.reserve(referral=second, bed=bed, start_on=day, expires_at=_expiry(day), reserved_by=site_clinician)
     assert refused.value.code == "bed_unavailable" and "reserved" in refused.value.message
@@ -165,24 +182,39 @@ def test_two_reservations_of_one_bed_are_refused(refer, bed, site_clinician, day
 
 def test_postgresql_refuses_a_second_hold_even_without_the_services(refer, bed, site_clinician, day):
     """The rule is the database's: an INSERT that skips every check still fails."""
-    first = services.reserve(referral=refer(upto="accepted", last_name="A", mrn="M-A"), bed=bed, start_on=day,
-                             expires_at=_expiry(day), reserved_by=site_clinician)  # fmt: skip
+    first = services.reserve(
+        referral=refer(upto="accepted", last_name="A", mrn="M-A"),
+        bed=bed,
+        start_on=day,
+        expires_at=_expiry(day),
+        reserved_by=site_clinician,
+    )
     second = refer(upto="accepted", last_name="B", mrn="M-B")
     with pytest.raises(IntegrityError) as refused, transaction.atomic():
         Reservation.objects.create(
-            referral=second, patient=second.patient, program=second.program, bed=bed,
-            start_on=day + dt.timedelta(days=5), planned_end_on=day + dt.timedelta(days=40),
-            expires_at=_expiry(day), created_by=site_clinician,
-        )  # fmt: skip
+            referral=second,
+            patient=second.patient,
+            program=second.program,
+            bed=bed,
+            start_on=day + dt.timedelta(days=5),
+            planned_end_on=day + dt.timedelta(days=40),
+            expires_at=_expiry(day),
+            created_by=site_clinician,
+        )
     assert "bed_one_hold_per_day" in str(refused.value)
     # And a stay on the reserved days, inserted directly, is refused the same way.
     with pytest.raises(IntegrityError) as stay_refused, transaction.atomic():
         journey_patient = PatientFactory()
         episode = journey_patient.episodes.create(status="active", started_on=day)
         Placement.objects.create(
-            kind="residential", episode=episode, patient=journey_patient, program=bed.program, bed=bed,
-            start_on=day + dt.timedelta(days=1), planned_end_on=day + dt.timedelta(days=31),
-        )  # fmt: skip
+            kind="residential",
+            episode=episode,
+            patient=journey_patient,
+            program=bed.program,
+            bed=bed,
+            start_on=day + dt.timedelta(days=1),
+            planned_end_on=day + dt.timedelta(days=31),
+        )
     assert "bed_one_hold_per_day" in str(stay_refused.value)
     assert first.status == ReservationStatus.HELD
 
@@ -205,11 +237,16 @@ def test_extending_a_stay_into_a_reservation_is_refused(refer, bed, site_clinici
         patient=PatientFactory(), bed=bed, admitted_on=day - dt.timedelta(days=20), admitted_by=site_clinician
     )
     waiting = refer(upto="accepted")
-    services.reserve(referral=waiting, bed=bed, start_on=stay.planned_end_on, expires_at=_expiry(day),
-                     reserved_by=site_clinician)  # fmt: skip
+    services.reserve(
+        referral=waiting, bed=bed, start_on=stay.planned_end_on, expires_at=_expiry(day), reserved_by=site_clinician
+    )
     with pytest.raises(DomainError) as refused:
-        journey.extend_stay(stay=stay, new_planned_discharge_on=stay.planned_end_on + dt.timedelta(days=7),
-                            reason="Needs longer", approved_by=site_clinician)  # fmt: skip
+        journey.extend_stay(
+            stay=stay,
+            new_planned_discharge_on=stay.planned_end_on + dt.timedelta(days=7),
+            reason="Needs longer",
+            approved_by=site_clinician,
+        )
     assert refused.value.code == "bed_unavailable"
     stay.refresh_from_db()
     assert not stay.extensions.exists()
@@ -217,8 +254,9 @@ def test_extending_a_stay_into_a_reservation_is_refused(refer, bed, site_clinici
 
 def test_a_reservation_lapses_at_its_expiry_and_frees_the_bed(waiting, bed, site_clinician, day, instant):
     expires = instant + dt.timedelta(hours=30)
-    reservation = services.reserve(referral=waiting, bed=bed, start_on=day + dt.timedelta(days=2), expires_at=expires,
-                                   reserved_by=site_clinician)  # fmt: skip
+    reservation = services.reserve(
+        referral=waiting, bed=bed, start_on=day + dt.timedelta(days=2), expires_at=expires, reserved_by=site_clinician
+    )
     assert services.lapse_expired_reservations() == 0  # not yet
 
     with time_machine.travel(expires + dt.timedelta(minutes=1)):
@@ -241,8 +279,9 @@ def test_a_reservation_lapses_at_its_expiry_and_frees_the_bed(waiting, bed, site
 def test_the_beat_task_marks_expired_reservations(waiting, bed, site_clinician, day, instant):
     from admissions.tasks import lapse_reservations
 
-    reservation = services.reserve(referral=waiting, bed=bed, start_on=day, expires_at=instant + dt.timedelta(hours=2),
-                                   reserved_by=site_clinician)  # fmt: skip
+    reservation = services.reserve(
+        referral=waiting, bed=bed, start_on=day, expires_at=instant + dt.timedelta(hours=2), reserved_by=site_clinician
+    )
     lapse_reservations()
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.HELD
@@ -257,12 +296,14 @@ def test_an_iop_seat_is_reserved_without_a_bed_and_refused_when_the_track_is_ful
     iop.save()
     first = refer(program=iop, upto="accepted", last_name="A", mrn="M-A")
     second = refer(program=iop, upto="accepted", last_name="B", mrn="M-B")
-    seat = services.reserve(referral=first, start_on=day + dt.timedelta(days=1), expires_at=_expiry(day),
-                            reserved_by=site_clinician)  # fmt: skip
+    seat = services.reserve(
+        referral=first, start_on=day + dt.timedelta(days=1), expires_at=_expiry(day), reserved_by=site_clinician
+    )
     assert seat.bed is None
     with pytest.raises(DomainError) as full:
-        services.reserve(referral=second, start_on=day + dt.timedelta(days=3), expires_at=_expiry(day),
-                         reserved_by=site_clinician)  # fmt: skip
+        services.reserve(
+            referral=second, start_on=day + dt.timedelta(days=3), expires_at=_expiry(day), reserved_by=site_clinician
+        )
     assert full.value.code == "program_full"
     assert Reservation.objects.count() == 1
     with time_machine.travel(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(15), tzinfo=dt.UTC)):
@@ -272,19 +313,22 @@ def test_an_iop_seat_is_reserved_without_a_bed_and_refused_when_the_track_is_ful
 
 def test_an_iop_patient_reserved_a_bed_is_stepped_up(refer, bed, iop, site_clinician, day):
     patient = PatientFactory()
-    journey.enroll_in_iop(patient=patient, program=iop, start_on=day - dt.timedelta(days=10),
-                          enrolled_by=site_clinician)  # fmt: skip
+    journey.enroll_in_iop(
+        patient=patient, program=iop, start_on=day - dt.timedelta(days=10), enrolled_by=site_clinician
+    )
     referral = refer(patient=patient, upto="accepted")
-    reservation = services.reserve(referral=referral, bed=bed, start_on=day, expires_at=_expiry(day),
-                                   reserved_by=site_clinician)  # fmt: skip
+    reservation = services.reserve(
+        referral=referral, bed=bed, start_on=day, expires_at=_expiry(day), reserved_by=site_clinician
+    )
     stay = services.admit_reservation(reservation=reservation, admitted_by=site_clinician)
     assert stay.transition_in.kind == "step_up"
     assert Placement.objects.get(patient=patient, kind="iop").ended_on == day
 
 
 def test_an_admitted_reservation_must_name_its_stay(waiting, bed, site_clinician, day, instant):
-    reservation = services.reserve(referral=waiting, bed=bed, start_on=day, expires_at=_expiry(day),
-                                   reserved_by=site_clinician)  # fmt: skip
+    reservation = services.reserve(
+        referral=waiting, bed=bed, start_on=day, expires_at=_expiry(day), reserved_by=site_clinician
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         Reservation.objects.filter(pk=reservation.pk).update(status="admitted", closed_at=instant)
         with connection.cursor() as cursor:
