@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("programs.api_urls")),
     path("", include("scheduling.api_urls")),
     path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
+    path("", include("admissions.api_urls")),  # staff: referrals/, waitlist/, reservations/, census over time
 ]
