@@ -331,6 +331,7 @@ class CancelReservation(_ReservationView):
 # --- the census over time ---------------------------------------------------------------------------------
 
 DEFAULT_FORECAST_DAYS = 14
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 RANGE_PARAMETERS = [
     OpenApiParameter("from", dt.date, description="First day (default: today)."),
     OpenApiParameter("to", dt.date, description="Last day, at most 366 days in all (default: 13 days after from)."),
@@ -360,6 +361,36 @@ class CensusTotalSerializer(serializers.Serializer):
     free_seats = serializers.IntegerField()
 
 
+class _RangeAnswer(serializers.Serializer):
+    to = serializers.DateField()
+    today = serializers.DateField(help_text="Days after this one are forecast.")
+
+
+class ProgramCensusAnswer(_RangeAnswer):
+    program = serializers.UUIDField()
+    days = CensusDaySerializer(many=True)
+
+
+class SiteCensusAnswer(_RangeAnswer):
+    site = serializers.UUIDField()
+    days = CensusTotalSerializer(many=True)
+
+
+class ProgramCensusRow(serializers.Serializer):
+    program = RefSerializer()
+    site = RefSerializer()
+    days = CensusDaySerializer(many=True)
+
+
+class AllCensusAnswer(_RangeAnswer):
+    results = ProgramCensusRow(many=True)
+    total = CensusTotalSerializer(many=True)
+
+
+for _answer in (ProgramCensusAnswer, SiteCensusAnswer, AllCensusAnswer):
+    _answer._declared_fields["from"] = serializers.DateField()
+
+
 class RangeSerializer(serializers.Serializer):
     # Not BoundedDateField's window: a census reaches back as far as there are placements.
     to = serializers.DateField(required=False)
@@ -376,10 +407,11 @@ class _CensusView(StaffView):
         serializer = RangeSerializer(data=self.request.query_params)
         serializer.is_valid(raise_exception=True)
         start = serializer.validated_data.get("from") or today
-        end = serializer.validated_data.get("to") or start + dt.timedelta(days=DEFAULT_FORECAST_DAYS - 1)
-        if not dt.date(1900, 1, 1) <= start <= dt.date(2999, 12, 31) or end > dt.date(2999, 12, 31):
-            raise InvalidInput("Give dates between 1900 and 2999.", field="from")
-        return start, end
+        end = serializer.validated_data.get("to")
+        for day, name in ((start, "from"), (end, "to")):
+            if day is not None and not EARLIEST <= day <= LATEST:
+                raise InvalidInput(f"Give dates between {EARLIEST} and {LATEST}.", field=name)
+        return start, end or start + dt.timedelta(days=DEFAULT_FORECAST_DAYS - 1)
 
     def _census(self, programs, *, today: dt.date):
         start, end = self._range(today)
@@ -416,7 +448,7 @@ class ProgramCensusOverTime(_CensusView):
     queryset = Program.objects.select_related("site")
     required_permissions = {"GET": "programs.view_program"}
 
-    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: CensusDaySerializer(many=True)})
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: ProgramCensusAnswer})
     def get(self, request, id):
         program = self.get_object()
         today = clock.local_today(program.time_zone)
@@ -432,7 +464,7 @@ class SiteCensusOverTime(_CensusView):
     queryset = Site.objects.all()
     required_permissions = {"GET": "programs.view_site"}
 
-    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: CensusTotalSerializer(many=True)})
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: SiteCensusAnswer})
     def get(self, request, id):
         site = self.get_object()
         today = clock.local_today(site.time_zone)
@@ -447,7 +479,7 @@ class CensusOverTime(_CensusView):
     queryset = Program.objects.select_related("site")
     required_permissions = {"GET": "programs.view_program"}
 
-    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: CensusTotalSerializer(many=True)})
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: AllCensusAnswer})
     def get(self, request):
         programs = list(self.get_queryset().filter(is_active=True).order_by("site__name", "name"))
         today = clock.today()

@@ -232,6 +232,11 @@ SPECTACULAR_SETTINGS = {
         "AftercarePlanStatusEnum": "programs.models.AftercarePlan.Status",
         "CheckInStatusEnum": "programs.models.AftercareCheckIn.Status",
         "PatientResponseEnum": "scheduling.models.PatientResponse",
+        # Admissions (issue 14)
+        "ReferralSourceEnum": "admissions.models.ReferralSource",
+        "AsamLevelEnum": "programs.models.AsamLevel",
+        "ReferralStatusEnum": "admissions.models.ReferralStatus",
+        "ReservationStatusEnum": "admissions.models.ReservationStatus",
     },
 }
 
