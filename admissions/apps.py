@@ -9,7 +9,7 @@ class AdmissionsConfig(AppConfig):
     def ready(self) -> None:
         from admissions import dashboard, services
         from clinic import access
-        from clinic.dashboard import register_figures
+        from clinic.dashboard import register_chart_forecast, register_figures
         from programs.services import register_bed_claim_check
 
         access.register_scope("admissions.referral", site="program__site")
@@ -35,5 +35,6 @@ class AdmissionsConfig(AppConfig):
                 "admissions.change_reservation",
             )
         register_figures(dashboard.figures)
+        register_chart_forecast(dashboard.forecast)
         # programs cannot import this app; it asks us, through a hook, whether a bed is reserved.
         register_bed_claim_check(services.check_bed_claim)

@@ -7,6 +7,7 @@ import datetime as dt
 from admissions import selectors
 from clinic import clock
 from clinic.dashboard import Figure, _changelist
+from programs.models import Program
 
 
 def figures(*, user, sites, today: dt.date) -> list[Figure]:
@@ -29,3 +30,20 @@ def figures(*, user, sites, today: dt.date) -> list[Figure]:
             "warn" if not_contacted else "",
         ),
     ]
+
+
+def forecast(*, sites, today: dt.date, days: int) -> list[tuple[dt.date, int, int]]:
+    """(day, residential, outpatient) expected after today: planned discharges kept, held reservations admitted."""
+    programs = list(Program.objects.filter(site__in=sites, is_active=True))
+    rows = selectors.census_over_time(
+        programs=programs,
+        start=today + dt.timedelta(days=1),
+        end=today + dt.timedelta(days=days),
+        today=today,
+        now=clock.now(),
+    )
+    by_day: dict[dt.date, list[int]] = {}
+    for row in rows:
+        counts = by_day.setdefault(row.day, [0, 0])
+        counts[0 if row.residential else 1] += row.expected
+    return [(day, residential, outpatient) for day, (residential, outpatient) in sorted(by_day.items())]

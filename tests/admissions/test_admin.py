@@ -97,3 +97,25 @@ def test_the_worklist_figures_match_their_lists(client, site_clinician, refer, b
     for label in ("Waiting for admission", "Reservations expiring in 48 h", "Referrals not contacted in 2 days"):
         page = client.get(figures[label].url)
         assert page.context["cl"].result_count == figures[label].value, label
+
+
+def test_the_dashboard_chart_runs_14_days_into_the_forecast(
+    client, superuser, refer, bed, site_clinician, day, instant
+):
+    from admissions import services
+
+    services.reserve(
+        referral=refer(upto="accepted"),
+        bed=bed,
+        start_on=day + dt.timedelta(days=3),
+        expires_at=instant + dt.timedelta(days=4),
+        reserved_by=site_clinician,
+    )
+    board = dashboard.build(user=superuser, today=day)
+    chart = board.chart
+    assert chart["last"] == day and chart["forecast_last"] == day + dt.timedelta(days=14)
+    assert len(chart["forecast_residential"].split()) == 15  # today, then 14 days
+    residential = [float(point.split(",")[1]) for point in chart["forecast_residential"].split()]
+    assert residential[3] < residential[2]  # the reserved bed is expected from day 3 (higher is smaller y)
+    client.force_login(superuser)
+    assert 'stroke-dasharray="5 4"' in client.get(reverse("admin:index")).content.decode()
