@@ -1,4 +1,4 @@
-"""(6) The census over time (issue 14): 90 days of every program, the selector against one raw generate_series join.
+"""(7) The census over time (issue 14): 90 days of every program, the selector against one raw generate_series join.
 
 ``admissions.selectors.census_over_time`` answers past days from the placements and future days from
 planned ends, held reservations and the waitlist, in one statement. The baseline is the plainest

@@ -361,7 +361,7 @@ class Memory:
 
 class CensusOverTime:
     key = "census"
-    title = "6. Census over time"
+    title = "7. Census over time"  # 6 is the FHIR bulk export on main
 
     def run(self, ctx: Context) -> dict:
         return census.measure(today=ctx.today)
