@@ -105,9 +105,12 @@ def build(*, user, today: dt.date) -> Dashboard:
     # Figures from other apps (the reminders app's delivery health and staff follow-up items) plug in here.
     for provider in FIGURE_PROVIDERS:
         board.figures += provider(user=user, sites=sites, today=today)
-    board.chart = _chart(
-        selectors.daily_census(start=today - dt.timedelta(days=CHART_DAYS - 1), end=today, sites=sites)
-    )
+    past = selectors.daily_census(start=today - dt.timedelta(days=CHART_DAYS - 1), end=today, sites=sites)
+    # The forecast after today (admissions, issue 14) continues the chart, drawn dashed.
+    ahead = [row for forecast in CHART_FORECASTS for row in forecast(sites=sites, today=today, days=FORECAST_DAYS)]
+    board.chart = _chart(past)
+    if ahead and past:
+        board.chart = _chart(past, forecast=ahead)
     return board
 
 
@@ -123,6 +126,17 @@ FIGURE_PROVIDERS: list = []
 def register_figures(provider) -> None:
     if provider not in FIGURE_PROVIDERS:
         FIGURE_PROVIDERS.append(provider)
+
+
+# ``forecast(sites=, today=, days=) -> [(day, residential, outpatient), ...]`` for the days after today,
+# registered by the app that can forecast (admissions) from its AppConfig.ready().
+FORECAST_DAYS = 14
+CHART_FORECASTS: list = []
+
+
+def register_chart_forecast(forecast) -> None:
+    if forecast not in CHART_FORECASTS:
+        CHART_FORECASTS.append(forecast)
 
 
 def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]:
@@ -156,15 +170,30 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
     return figures, sessions
 
 
-def _chart(rows: list[tuple[dt.date, int, int]], width: int = 600, height: int = 160) -> dict:
-    """Polyline points for an inline SVG: no chart library and nothing loaded from elsewhere."""
-    top = max([max(r, o) for _, r, o in rows] + [1])
+def _chart(rows: list[tuple[dt.date, int, int]], width: int = 600, height: int = 160, forecast=()) -> dict:
+    """Polyline points for an inline SVG: no chart library and nothing loaded from elsewhere.
+
+    ``forecast`` rows (the days after the last one) continue the lines on the same scale, drawn dashed.
+    """
+    top = max([max(r, o) for _, r, o in [*rows, *forecast]] + [1])
     step = width / max(len(rows) - 1, 1)
 
-    def points(index: int) -> str:
-        return " ".join(f"{i * step:.1f},{height - row[index] / top * (height - 10):.1f}" for i, row in enumerate(rows))
+    def points(index: int, series=rows, offset: int = 0) -> str:
+        return " ".join(
+            f"{(offset + i) * step:.1f},{height - row[index] / top * (height - 10):.1f}" for i, row in enumerate(series)
+        )
 
+    extra = {}
+    if forecast and rows:
+        ahead = [rows[-1], *forecast]  # from today on, so the dashed line joins the solid one
+        extra = {
+            "forecast_residential": points(1, ahead, len(rows) - 1),
+            "forecast_outpatient": points(2, ahead, len(rows) - 1),
+            "forecast_last": forecast[-1][0],
+            "view_width": round((len(rows) - 1 + len(forecast)) * step),
+        }
     return {
+        **extra,
         "width": width,
         "height": height,
         "residential": points(1),

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "programs",
     "scheduling",
     "reminders",
+    "admissions",  # issue 14: referrals, waitlist, reservations
     "accounts",  # the patient app's accounts: invitations, password resets, deactivation (issue 13)
     "utilization",  # payer authorizations and utilization review (issue 15)
     "exchange",  # FHIR R4 on top of every app (issue 16)
@@ -188,6 +189,12 @@ CELERY_BEAT_SCHEDULE["scheduling-generate-sessions"] = {
     # A run that waited past the next one is redundant: generation is idempotent.
     "options": {"expires": 6 * 3600},
 }
+# --- Admissions (issue 14): a reservation not admitted by its expiry lapses -------------
+CELERY_BEAT_SCHEDULE["admissions-lapse-reservations"] = {
+    "task": "admissions.lapse_reservations",
+    "schedule": crontab(minute="*/15"),
+    "options": {"expires": 600},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- FHIR R4 (issue 16) -------------------------------------------------------
@@ -272,6 +279,11 @@ SPECTACULAR_SETTINGS = {
         "AftercarePlanStatusEnum": "programs.models.AftercarePlan.Status",
         "CheckInStatusEnum": "programs.models.AftercareCheckIn.Status",
         "PatientResponseEnum": "scheduling.models.PatientResponse",
+        # Admissions (issue 14)
+        "ReferralSourceEnum": "admissions.models.ReferralSource",
+        "AsamLevelEnum": "programs.models.AsamLevel",
+        "ReferralStatusEnum": "admissions.models.ReferralStatus",
+        "ReservationStatusEnum": "admissions.models.ReservationStatus",
     },
 }
 

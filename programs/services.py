@@ -66,6 +66,10 @@ CONSTRAINT_ERRORS = {
         "The planned stay is outside the program's range and no extension covers it."
     ),
     "episode_one_open_per_patient": lambda: EpisodeAlreadyOpen("The patient already has an open treatment episode."),
+    # Kept by the admissions app: a stay and a held reservation may not share a bed on any day.
+    "bed_one_hold_per_day": lambda: BedUnavailable(
+        "This bed is reserved or occupied on these dates; admit a reserved patient through the reservation."
+    ),
 }
 
 
@@ -119,9 +123,22 @@ def _check_stay_length(*, program: Program, start_on: dt.date, planned_end_on: d
         )
 
 
-def _lock_bed_for(*, bed: Bed, start_on: dt.date) -> Bed:
+# Checks a later app runs when a bed is about to be given to a patient (admissions: a reserved bed),
+# ``check(bed=, start_on=, patient=)`` raising a domain error; registered from an AppConfig.ready()
+# so programs does not import the apps above it.
+BED_CLAIM_CHECKS: list = []
+
+
+def register_bed_claim_check(check) -> None:
+    if check not in BED_CLAIM_CHECKS:
+        BED_CLAIM_CHECKS.append(check)
+
+
+def _lock_bed_for(*, bed: Bed, start_on: dt.date, patient: Patient | None = None) -> Bed:
     """Lock the bed row so two admissions to it queue up, then check it is free from ``start_on`` on."""
     bed = Bed.objects.select_for_update().select_related("program").get(pk=bed.pk)
+    for check in BED_CLAIM_CHECKS:
+        check(bed=bed, start_on=start_on, patient=patient)
     if not bed.program.is_residential:
         raise WrongProgram(f"{bed.program.name} is not a residential program.", field="bed")
     if bed.status == Bed.Status.OUT_OF_SERVICE:
@@ -197,7 +214,7 @@ def admit_to_residential(
     _check_not_far_future(admitted_on, what="admission")
     with translate_integrity_errors(CONSTRAINT_ERRORS), transaction.atomic():
         patient = _lock_patient(patient)
-        bed = _lock_bed_for(bed=bed, start_on=admitted_on)
+        bed = _lock_bed_for(bed=bed, start_on=admitted_on, patient=patient)
         program = bed.program
         planned = planned_discharge_on or admitted_on + dt.timedelta(days=program.residential_min_days)
         _check_stay_length(program=program, start_on=admitted_on, planned_end_on=planned)
@@ -340,7 +357,7 @@ def step_up(
         _lock_patient(enrollment.patient)
         enrollment = _lock_open_placement(enrollment, kind=PlacementKind.IOP, action="step-up")
         _check_transition_date(placement=enrollment, on=on, action="step-up")
-        bed = _lock_bed_for(bed=bed, start_on=on)
+        bed = _lock_bed_for(bed=bed, start_on=on, patient=enrollment.patient)
         planned = planned_discharge_on or on + dt.timedelta(days=bed.program.residential_min_days)
         _check_stay_length(program=bed.program, start_on=on, planned_end_on=planned)
         _end_placement(enrollment, on=on, reason=EndReason.STEPPED_UP)

@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("reminders.api_urls")),  # staff: reminders/, follow-ups/
     path("", include("utilization.api_urls")),  # staff: coverage, authorizations, UR worklist, billable units
     path("", include("accounts.staff_api_urls")),  # staff: patients/{id}/invitations/, app-access/
+    path("", include("admissions.api_urls")),  # staff: referrals/, waitlist/, reservations/, census over time
 ]

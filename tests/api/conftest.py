@@ -123,6 +123,35 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
     follow_up = reminding.open_follow_up(
         program=iop, patient=patient, kind=FollowUpItem.Kind.MISSED_SESSIONS, details="2 sessions missed in a row"
     )
+    # Admissions (issue 14): a new referral, one in screening, one waiting, one with bed 101-A reserved.
+    from admissions import services as admitting
+
+    def referral(last_name, *, patient=None, upto="new"):
+        made = admitting.create_referral(
+            program=residential,
+            source="hospital",
+            referred_on=today - dt.timedelta(days=2),
+            created_by=site_clinician,
+            patient=patient,
+            first_name="Ola",
+            last_name=last_name,
+            date_of_birth=dt.date(1985, 6, 1),
+        )
+        if upto != "new":
+            made = admitting.start_screening(referral=made, by=site_clinician)
+        if upto == "accepted":
+            made = admitting.accept_referral(referral=made, by=site_clinician, reason="Meets criteria")
+        return made
+
+    waitlisted = referral("Waiting", patient=PatientFactory(registered_site=site), upto="accepted")
+    reserved = referral("Reserved", patient=PatientFactory(registered_site=site), upto="accepted")
+    reservation = admitting.reserve(
+        referral=reserved,
+        bed=bed,
+        start_on=today,
+        expires_at=timezone.now() + dt.timedelta(days=2),
+        reserved_by=site_clinician,
+    )
     # A session that has started, for taking attendance (Mon/Wed/Thu: one falls in any five days).
     attended = Booking.objects.active().filter(patient=patient, starts_at__lt=timezone.now()).order_by("-starts_at")
     # Utilization review (issue 15): Alex's coverage, an approved IOP authorization and a pending residential one.
@@ -181,4 +210,8 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
         episode=stay.episode,
         transition=transition,
         discharge=discharge,
+        referral=referral("New"),
+        screening_referral=referral("Screening", upto="screening"),
+        waitlisted=waitlisted,
+        reservation=reservation,
     )

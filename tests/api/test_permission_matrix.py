@@ -94,6 +94,24 @@ BODIES = {
         "end_on": _day(-6),
     },
     "review": lambda w: {"reviewed_on": _day(), "outcome": "approved_more", "units_added": 5, "new_end_on": _day(40)},
+    # Admissions (issue 14)
+    "referral": lambda w: {
+        "program": str(w.residential.public_id),
+        "source": "hospital",
+        "referred_on": _day(-1),
+        "first_name": "Ola",
+        "last_name": "Nordmann",
+        "date_of_birth": "1984-04-04",
+    },
+    "accept": lambda w: {"reason": "Meets criteria", "mrn": "MRN-REF-9", "confirm_new_person": True},
+    "close": lambda w: {"status": "withdrawn", "reason": "Moved away"},
+    "priority": lambda w: {"priority": 1, "reason": "Urgent"},
+    "reserve": lambda w: {
+        "referral": str(w.waitlisted.public_id),
+        "bed": str(w.free_bed.public_id),
+        "start_on": _day(1),
+        "expires_at": f"{_day(2)}T22:00:00Z",
+    },
 }
 
 CASES: dict[tuple[str, str], Case] = {
@@ -182,6 +200,23 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/utilization/episodes/{id}/"): Case("staff", "episode", ur=True),
     ("GET", "/api/v1/utilization/worklist/"): Case("staff", clinical=True, ur=True),
     ("GET", "/api/v1/billable-units/"): Case("staff", clinical=True, ur=True),
+    # Staff: admissions (issue 14)
+    ("GET", "/api/v1/referrals/"): Case("staff"),
+    ("POST", "/api/v1/referrals/"): Case("staff", body="referral"),
+    ("GET", "/api/v1/referrals/{id}/"): Case("staff", "referral"),
+    ("POST", "/api/v1/referrals/{id}/screen/"): Case("staff", "referral", body="none", clinical=True),
+    ("POST", "/api/v1/referrals/{id}/accept/"): Case("staff", "screening_referral", body="accept", clinical=True),
+    ("POST", "/api/v1/referrals/{id}/close/"): Case("staff", "referral", body="close", clinical=True),
+    ("POST", "/api/v1/referrals/{id}/priority/"): Case("staff", "waitlisted", body="priority", clinical=True),
+    ("GET", "/api/v1/waitlist/"): Case("staff"),
+    ("GET", "/api/v1/reservations/"): Case("staff"),
+    ("POST", "/api/v1/reservations/"): Case("staff", body="reserve"),
+    ("GET", "/api/v1/reservations/{id}/"): Case("staff", "reservation"),
+    ("POST", "/api/v1/reservations/{id}/admit/"): Case("staff", "reservation", body="none", clinical=True),
+    ("POST", "/api/v1/reservations/{id}/cancel/"): Case("staff", "reservation", body="reason"),
+    ("GET", "/api/v1/programs/{id}/census/"): Case("staff", "residential"),
+    ("GET", "/api/v1/sites/{id}/census/"): Case("staff", "site"),
+    ("GET", "/api/v1/census/"): Case("staff"),
 }
 
 # Public by design (the token endpoints) and tested in test_conventions.
