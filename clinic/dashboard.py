@@ -58,6 +58,10 @@ def build(*, user, today: dt.date) -> Dashboard:
                 "beds_in_service": row.beds_in_service,
                 "occupancy": row.occupancy_percent,
                 "url": _changelist("programs", model, program__id__exact=program.pk, worklist="active"),
+                # The census card of a residential program opens its bed board (issue 12).
+                "board_url": reverse("admin:programs_bed_board_program", args=[program.public_id])
+                if program.is_residential
+                else "",
             }
         )
 
