@@ -122,6 +122,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
         patient = self.get_object(request, object_id)  # scoped: another site's patient is not found
         if patient is not None:
             context["timeline"] = program_selectors.patient_timeline(patient=patient)
+            context["chart"] = program_selectors.chart_header(patient=patient)  # issue 12: the header
             context["show_clinical"] = access.can_view_clinical(request.user)
             context["workflows"] = admin_workflows.available_workflows(patient=patient, user=request.user)
             if request.user.has_perm("programs.add_reversal"):

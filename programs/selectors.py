@@ -392,3 +392,45 @@ def bed_board_local(*, programs: QuerySet[Program]) -> list[BoardBed]:
         by_day.setdefault(clock.local_today(program.time_zone), []).append(program)
     rows = [row for day, group in sorted(by_day.items()) for row in bed_board(on=day, programs=group)]
     return sorted(rows, key=lambda row: (row.bed.program.site.name, row.bed.program.name, row.bed.label))
+
+
+# --- The patient chart header (issue 12) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartHeader:
+    """Where the patient is now, read at the top of the patient page."""
+
+    patient: Patient
+    on: dt.date  # the program's local today (the patient's own when not placed)
+    placement: Placement | None
+
+    @property
+    def age(self) -> int:
+        return self.patient.age_on(self.on)
+
+    @property
+    def day_number(self) -> int | None:
+        return None if self.placement is None else (self.on - self.placement.start_on).days + 1
+
+    @property
+    def planned_length(self) -> int | None:
+        return None if self.placement is None else self.placement.planned_length_days
+
+    @property
+    def days_left(self) -> int | None:
+        if self.placement is None or self.placement.planned_end_on is None:
+            return None
+        return (self.placement.planned_end_on - self.on).days
+
+
+def chart_header(*, patient: Patient) -> ChartHeader:
+    placement = (
+        Placement.objects.open()
+        .filter(patient=patient)
+        .select_related("program__site", "bed")
+        .order_by("start_on")
+        .first()
+    )
+    zone = placement.program.time_zone if placement is not None else patient.time_zone
+    return ChartHeader(patient=patient, on=clock.local_today(zone), placement=placement)
