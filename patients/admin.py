@@ -36,7 +36,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
     inlines = [MessagingConsentEventInline, DisclosureConsentInline]
     actions = ["record_verbal_messaging_consent", "revoke_messaging_consent"]
     change_form_template = "admin/patients/patient/change_form.html"
-    list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "time_zone"]
+    list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "current_care"]
     list_filter = ["confidential_communication", "sms_allowed", "time_zone"]
     search_fields = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "email", "phone"]
     # Consent changes only through the services, which keep its history.
@@ -78,6 +78,16 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
         ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_queryset(self, request):
+        # The list says where each patient is now (issue 12): two correlated subqueries, no N+1.
+        return super().get_queryset(request).annotate(**program_selectors.current_care_annotations())
+
+    @admin.display(description="Current level of care")
+    def current_care(self, patient) -> str:
+        if not getattr(patient, "care_program", None):
+            return "—"
+        return patient.care_program + (f", bed {patient.care_bed}" if patient.care_bed else "")
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -434,3 +434,12 @@ def chart_header(*, patient: Patient) -> ChartHeader:
     )
     zone = placement.program.time_zone if placement is not None else patient.time_zone
     return ChartHeader(patient=patient, on=clock.local_today(zone), placement=placement)
+
+
+def current_care_annotations() -> dict:
+    """Annotations for a Patient queryset: the program and bed of the open level of care, if any."""
+    open_care = Placement.objects.open().filter(patient=OuterRef("pk")).order_by("start_on")
+    return {
+        "care_program": Subquery(open_care.values("program__name")[:1]),
+        "care_bed": Subquery(open_care.values("bed__label")[:1]),
+    }
