@@ -336,6 +336,10 @@ class BoardBed:
         return self.stay is not None and self.stay.planned_end_on < self.on
 
     @property
+    def days_left(self) -> int | None:
+        return None if self.stay is None else (self.stay.planned_end_on - self.on).days
+
+    @property
     def frees_this_week(self) -> bool:
         """Occupied today, planned to be free within the next seven days."""
         return self.stay is not None and self.stay.planned_end_on < self.on + dt.timedelta(days=BOARD_WEEK_DAYS)

@@ -82,6 +82,7 @@ def test_each_bed_shows_who_is_in_it_how_far_along_and_what_needs_deciding(
     assert response.context["summary"] == {"occupied": 1, "free": 2, "out_of_service": 1, "frees_this_week": 1}
     page = response.content.decode()
     assert "Day 36 of 38" in page and patient.mrn in page and "past minimum by 5 days" in page
+    assert "Planned discharge within 3 days" in page
     assert "Free since Dec. 3, 2026" in page and f"Next admission Dec. 9, 2026: {other_patient.display_name}" in page
 
 
