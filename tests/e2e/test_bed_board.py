@@ -123,3 +123,36 @@ def test_front_desk_sees_the_board_without_clinical_actions(page, ward):
     expect(page.locator('[data-bed="104-A"]')).to_contain_text("MRN E2E-LONG")
     expect(page.locator(".bed-actions")).to_have_count(0)
     expect(page.locator("text=Step-down decision due")).to_have_count(0)
+
+
+def test_attendance_from_groups_to_record_with_everyone_present_and_one_exception(page, screenshot, ward):
+    from programs import services as journey
+    from scheduling import services as schedule
+    from scheduling.models import Booking
+    from tests.scheduling.conftest import make_series
+
+    iop, clinician = ward["iop"], ward["clinician"]
+    start = ward["today"] - dt.timedelta(days=14)
+    # A group every evening: whatever the hour this runs, one has started within the last week.
+    series = make_series(iop, clinician, rule="FREQ=DAILY", starts_on=start, duration_minutes=60)
+    schedule.generate_sessions(series_ids=[series.pk], from_on=start)
+    ada = PatientFactory(mrn="E2E-ADA", legal_first_name="Ada", legal_last_name="Present")
+    ben = PatientFactory(mrn="E2E-BEN", legal_first_name="Ben", legal_last_name="Absent")
+    for patient in (ada, ben):
+        journey.enroll_in_iop(patient=patient, program=iop, start_on=start, enrolled_by=clinician)
+    _log_in(page, "dana.clinician")
+
+    first = page.locator("#groups-to-record li").first
+    expect(first).to_contain_text("Evening process group")
+    session_id = int(first.get_attribute("data-session"))
+    first.locator("text=Take attendance").click()
+    page.click("#mark-everyone-present")
+    expect(page.locator('tr[data-patient="E2E-ADA"] .mark-present input')).to_be_checked()
+    expect(page.locator('tr[data-patient="E2E-BEN"] .mark-present input')).to_be_checked()
+    _check_page(page, screenshot, "attendance-sheet")
+    page.locator('tr[data-patient="E2E-BEN"] label.mark-absent').click()
+    page.click("input[type=submit][value='Save attendance']")
+
+    expect(page.locator(".messagelist")).to_contain_text("Attendance saved: 2 mark(s)")
+    marks = dict(Booking.objects.filter(session_id=session_id).values_list("patient__mrn", "attendance"))
+    assert marks == {"E2E-ADA": "present", "E2E-BEN": "absent"}
