@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp's name changes with the requirements, so editing them reinstalls.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install browser messages run test lint format check-compose check-roles
+.PHONY: install browser messages axe run test lint format check-compose check-roles
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,12 @@ messages: install
 	@command -v msgfmt > /dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext > /dev/null)
 	$(PY) manage.py compilemessages --ignore=.venv -v0
 
+## axe-core for the browser tests' accessibility checks (issue 12): pinned in tools/node, no CDN.
+axe:
+	@test -f tools/node/node_modules/axe-core/axe.min.js || npm ci --prefix tools/node --no-audit --no-fund --silent
+
 ## make test: everything the suite needs, then the suite against real PostgreSQL and Redis.
-test: install browser messages
+test: install browser messages axe
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=clinic.settings_test > /dev/null

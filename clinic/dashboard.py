@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from programs import selectors
 from programs.models import Program, Site
 
@@ -34,6 +34,8 @@ class Dashboard:
     # Staff admin panel (issue 6): sessions and attendance
     schedule: list[Figure] = field(default_factory=list)
     sessions_today: list = field(default_factory=list)
+    # Issue 12: started sessions still without attendance, most recent first.
+    groups_to_record: list = field(default_factory=list)
 
 
 def _changelist(app: str, model: str, **params) -> str:
@@ -58,6 +60,10 @@ def build(*, user, today: dt.date) -> Dashboard:
                 "beds_in_service": row.beds_in_service,
                 "occupancy": row.occupancy_percent,
                 "url": _changelist("programs", model, program__id__exact=program.pk, worklist="active"),
+                # The census card of a residential program opens its bed board (issue 12).
+                "board_url": reverse("admin:programs_bed_board_program", args=[program.public_id])
+                if program.is_residential
+                else "",
             }
         )
 
@@ -102,6 +108,7 @@ def build(*, user, today: dt.date) -> Dashboard:
         ),
     ]
     board.schedule, board.sessions_today = _schedule(sites=sites, today=today)
+    board.groups_to_record = _groups_to_record(sites=sites)
     # Figures from other apps (the reminders app's delivery health and staff follow-up items) plug in here.
     for provider in FIGURE_PROVIDERS:
         board.figures += provider(user=user, sites=sites, today=today)
@@ -168,6 +175,17 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
                "warn" if absences else "", f"last {schedule.ABSENCE_RUN} recorded sessions missed"),
     ]  # fmt: skip
     return figures, sessions
+
+
+GROUPS_TO_RECORD = 10
+
+
+def _groups_to_record(*, sites: list[Site]) -> list:
+    """Sessions of the last week that started and still lack attendance (the "awaiting" figure's list)."""
+    from scheduling import selectors as schedule
+
+    awaiting = schedule.sessions_awaiting_attendance(sites=sites, now=clock.now())
+    return list(awaiting.select_related("series__program", "facilitator").order_by("-starts_at")[:GROUPS_TO_RECORD])
 
 
 def _chart(rows: list[tuple[dt.date, int, int]], width: int = 600, height: int = 160, forecast=()) -> dict:

@@ -39,7 +39,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
     inlines = [MessagingConsentEventInline, DisclosureConsentInline]
     actions = ["record_verbal_messaging_consent", "revoke_messaging_consent"]
     change_form_template = "admin/patients/patient/change_form.html"
-    list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "time_zone"]
+    list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "current_care"]
     list_filter = ["confidential_communication", "sms_allowed", "time_zone"]
     search_fields = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "email", "phone"]
     # Consent changes only through the services, which keep its history.
@@ -95,6 +95,16 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 formfield.empty_label = None
         return formfield
 
+    def get_queryset(self, request):
+        # The list says where each patient is now (issue 12): two correlated subqueries, no N+1.
+        return super().get_queryset(request).annotate(**program_selectors.current_care_annotations())
+
+    @admin.display(description="Current level of care")
+    def current_care(self, patient) -> str:
+        if not getattr(patient, "care_program", None):
+            return "—"
+        return patient.care_program + (f", bed {patient.care_bed}" if patient.care_bed else "")
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         # Linking a login to a patient is an account decision, kept to superusers.
@@ -139,6 +149,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
         patient = self.get_object(request, object_id)  # scoped: another site's patient is not found
         if patient is not None:
             context["timeline"] = program_selectors.patient_timeline(patient=patient)
+            context["chart"] = program_selectors.chart_header(patient=patient)  # issue 12: the header
             context["show_clinical"] = access.can_view_clinical(request.user)
             context["workflows"] = admin_workflows.available_workflows(patient=patient, user=request.user)
             if request.user.has_perm("programs.add_reversal"):

@@ -6,7 +6,7 @@ from django.utils import timezone
 from clinic import access
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.models import AuditCategory
-from programs import selectors
+from programs import admin_board, selectors
 from programs.models import (
     AftercareCheckIn,
     AftercarePlan,
@@ -63,6 +63,10 @@ class BedAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "program__site", "program"]
     search_fields = ["label", "program__name"]
     list_select_related = ["program__site"]
+
+    def get_urls(self):
+        # The bed board (issue 12): per residential program and for all of a user's sites.
+        return [*admin_board.board_urls(self), *super().get_urls()]
 
 
 class PlacementInline(ReadOnlyInline):

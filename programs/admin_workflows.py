@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic import access
 from clinic.errors import DomainError
@@ -31,14 +32,36 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class BedChoiceField(forms.ModelChoiceField):
+    def __init__(self, *args, visible_beds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.visible_beds = visible_beds if visible_beds is not None else Bed.objects.none()
+
     def label_from_instance(self, bed: Bed) -> str:
         return f"{bed.program.site.name} · {bed.program.name} · bed {bed.label}"
+
+    def to_python(self, value):
+        # A bed taken between showing the form and submitting it is no longer a choice: say so
+        # in words (issue 12) instead of "Select a valid choice"; the form keeps the other fields.
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            bed = self.visible_beds.filter(pk=value).first() if str(value).isdigit() else None
+            if error.code != "invalid_choice" or bed is None:
+                raise
+            raise ValidationError(
+                f"Bed {bed.label} is no longer free: it was taken or taken out of service meanwhile. "
+                "Choose another free bed.",
+                code="bed_taken",
+            ) from error
 
 
 def _free_bed_field(on: dt.date, user) -> BedChoiceField:
     # Only free beds at the user's sites are offered; the service re-checks under a lock.
+    programs = access.visible_programs(user)
     return BedChoiceField(
-        queryset=selectors.free_beds(from_on=on, programs=access.visible_programs(user)), label="Bed (free beds only)"
+        queryset=selectors.free_beds(from_on=on, programs=programs),
+        visible_beds=Bed.objects.filter(program__in=programs),
+        label="Bed (free beds only)",
     )
 
 
@@ -267,6 +290,13 @@ def _render(request, model_admin, patient, title, form) -> HttpResponse:
     return TemplateResponse(request, "admin/programs/workflow_form.html", context)
 
 
+def _next_url(request) -> str | None:
+    """Where to go back after the workflow (the bed board, a worklist), if it is a page of this admin."""
+    target = request.GET.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False)
+    return target if allowed and target.startswith("/admin/") else None
+
+
 def _submit(request, form, action: Callable[[], str], patient) -> HttpResponse | None:
     """Run the service; a domain error becomes a form error on its field, and nothing was written."""
     try:
@@ -276,7 +306,7 @@ def _submit(request, form, action: Callable[[], str], patient) -> HttpResponse |
         form.add_error(field, error.message)
         return None
     messages.success(request, message)
-    return redirect("admin:patients_patient_change", patient.pk)
+    return redirect(_next_url(request) or reverse("admin:patients_patient_change", args=[patient.pk]))
 
 
 def workflow_view(model_admin: admin.ModelAdmin):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, DateField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from clinic import clock
 from patients.models import Patient
 from programs.models import (
     AftercareCheckIn,
@@ -278,3 +280,170 @@ def patient_timeline(*, patient: Patient) -> list[TimelineEvent]:
     for checkin in checkins:
         events.append(TimelineEvent(checkin.due_on, f"Aftercare day-{checkin.offset_days} check-in ({checkin.status})"))
     return sorted(events, key=lambda event: event.on, reverse=True)
+
+
+# --- The bed board (issue 12) ------------------------------------------------------------------
+# One row per bed of the residential programs shown: who is in it today, how far into the stay,
+# what needs deciding, and when it frees up. Two queries whatever the number of beds.
+
+BOARD_WEEK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class BoardBed:
+    bed: Bed
+    on: dt.date
+    stay: Placement | None  # the stay that holds the bed on ``on``
+    next_stay: Placement | None  # the next planned admission to the bed after ``on``
+    free_since: dt.date | None  # for a free bed: the day the last stay ended
+
+    @property
+    def in_service(self) -> bool:
+        return self.bed.status == Bed.Status.AVAILABLE
+
+    @property
+    def day_number(self) -> int | None:
+        return None if self.stay is None else (self.on - self.stay.start_on).days + 1
+
+    @property
+    def planned_length(self) -> int | None:
+        return None if self.stay is None else self.stay.planned_length_days
+
+    @property
+    def past_minimum_by(self) -> int | None:
+        """Days past the program minimum (0 on the day it is reached): due a step-down decision."""
+        if self.stay is None:
+            return None
+        days = (self.on - self.stay.start_on).days - self.bed.program.residential_min_days
+        return days if days >= 0 else None
+
+    @property
+    def max_end_on(self) -> dt.date | None:
+        if self.stay is None:
+            return None
+        return self.stay.start_on + dt.timedelta(days=self.bed.program.residential_max_days)
+
+    @property
+    def nearing_end(self) -> bool:
+        """Planned discharge or the program maximum within a week (as ``stays_approaching_end``)."""
+        if self.stay is None:
+            return False
+        soon = self.on + dt.timedelta(days=APPROACHING_DAYS)
+        return self.stay.planned_end_on <= soon or self.max_end_on <= soon
+
+    @property
+    def past_planned_end(self) -> bool:
+        return self.stay is not None and self.stay.planned_end_on < self.on
+
+    @property
+    def days_left(self) -> int | None:
+        return None if self.stay is None else (self.stay.planned_end_on - self.on).days
+
+    @property
+    def frees_this_week(self) -> bool:
+        """Occupied today, planned to be free within the next seven days."""
+        return self.stay is not None and self.stay.planned_end_on < self.on + dt.timedelta(days=BOARD_WEEK_DAYS)
+
+
+def bed_board(*, on: dt.date, programs: Iterable[Program]) -> list[BoardBed]:
+    """Every bed (in service or not) of the residential programs in ``programs``, as on the day ``on``."""
+    last_ended = (
+        Placement.objects.not_cancelled()
+        .filter(bed=OuterRef("pk"), ended_on__lte=on)
+        .order_by("-ended_on")
+        .values("ended_on")[:1]
+    )
+    beds = list(
+        Bed.objects.filter(program__in=[program.pk for program in programs if program.is_residential])
+        .select_related("program__site")
+        .annotate(free_since=Subquery(last_ended))
+        .order_by("program__site__name", "program__name", "label")
+    )
+    # Stays holding a bed today or later: the current one and the planned admissions.
+    stays = (
+        Placement.objects.not_cancelled()
+        .filter(bed__in=[bed.pk for bed in beds])
+        .exclude(ended_on__lte=on)
+        .select_related("patient")
+        .order_by("bed_id", "start_on")
+    )
+    current: dict[int, Placement] = {}
+    upcoming: dict[int, Placement] = {}
+    for stay in stays:
+        if stay.start_on <= on:
+            current[stay.bed_id] = stay
+        else:
+            upcoming.setdefault(stay.bed_id, stay)
+    return [
+        BoardBed(
+            bed=bed,
+            on=on,
+            stay=current.get(bed.pk),
+            next_stay=upcoming.get(bed.pk),
+            free_since=None if bed.pk in current else bed.free_since,
+        )
+        for bed in beds
+    ]
+
+
+def bed_board_local(*, programs: QuerySet[Program]) -> list[BoardBed]:
+    """The bed board with each program on its own local today (a board can span time zones).
+
+    One pass of ``bed_board`` per distinct local date: two at most, whatever the data size.
+    """
+    by_day: dict[dt.date, list[Program]] = {}
+    for program in programs.residential().filter(is_active=True).select_related("site"):
+        by_day.setdefault(clock.local_today(program.time_zone), []).append(program)
+    rows = [row for day, group in sorted(by_day.items()) for row in bed_board(on=day, programs=group)]
+    return sorted(rows, key=lambda row: (row.bed.program.site.name, row.bed.program.name, row.bed.label))
+
+
+# --- The patient chart header (issue 12) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartHeader:
+    """Where the patient is now, read at the top of the patient page."""
+
+    patient: Patient
+    on: dt.date  # the program's local today (the patient's own when not placed)
+    placement: Placement | None
+
+    @property
+    def age(self) -> int:
+        return self.patient.age_on(self.on)
+
+    @property
+    def day_number(self) -> int | None:
+        return None if self.placement is None else (self.on - self.placement.start_on).days + 1
+
+    @property
+    def planned_length(self) -> int | None:
+        return None if self.placement is None else self.placement.planned_length_days
+
+    @property
+    def days_left(self) -> int | None:
+        if self.placement is None or self.placement.planned_end_on is None:
+            return None
+        return (self.placement.planned_end_on - self.on).days
+
+
+def chart_header(*, patient: Patient) -> ChartHeader:
+    placement = (
+        Placement.objects.open()
+        .filter(patient=patient)
+        .select_related("program__site", "bed")
+        .order_by("start_on")
+        .first()
+    )
+    zone = placement.program.time_zone if placement is not None else patient.time_zone
+    return ChartHeader(patient=patient, on=clock.local_today(zone), placement=placement)
+
+
+def current_care_annotations() -> dict:
+    """Annotations for a Patient queryset: the program and bed of the open level of care, if any."""
+    open_care = Placement.objects.open().filter(patient=OuterRef("pk")).order_by("start_on")
+    return {
+        "care_program": Subquery(open_care.values("program__name")[:1]),
+        "care_bed": Subquery(open_care.values("bed__label")[:1]),
+    }

@@ -108,7 +108,12 @@ def attendance_view(model_admin: admin.ModelAdmin):
             raise PermissionDenied
         session = _scoped_session(model_admin, request, object_id)
         bookings = _bookings(session)
-        form = AttendanceForm(request.POST or None, bookings=bookings)
+        initial = {}
+        if request.method == "GET" and request.GET.get("everyone") == "present":
+            # "Mark everyone present" (issue 12): pre-fills the marks not yet recorded; staff tap the
+            # exceptions and save. Nothing is written until they do.
+            initial = {f"mark_{b.pk}": Attendance.PRESENT for b in bookings if not b.attendance}
+        form = AttendanceForm(request.POST or None, bookings=bookings, initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
                 records = services.record_attendance(
@@ -142,6 +147,7 @@ def attendance_view(model_admin: admin.ModelAdmin):
             "form": form,
             "has_recorded": any(b.attendance for b in bookings),
             "not_started": session.starts_at > timezone.now(),
+            "unrecorded": sum(1 for b in bookings if not b.attendance),
         }
         return TemplateResponse(request, "admin/scheduling/session/attendance.html", context)
 
