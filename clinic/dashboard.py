@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.urls import reverse
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from programs import selectors
 from programs.models import Program, Site
 
@@ -130,7 +129,7 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
 
     programs = Program.objects.filter(site__in=sites)
     sessions = list(schedule.sessions_today(sites=sites))
-    now = timezone.now()
+    now = clock.now()
     for session in sessions:
         session.started = session.starts_at <= now
     awaiting = schedule.sessions_awaiting_attendance(sites=sites).count()

@@ -3,9 +3,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
-from clinic import access, audit
+from clinic import access, audit, clock
 from clinic.admin_base import ReadOnlyInline, ScopedAdminMixin
 from clinic.models import AuditAction, AuditCategory
 from patients import services
@@ -127,7 +126,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             if request.user.has_perm("programs.add_reversal"):
                 context["reversals"] = admin_workflows.reversible_records(patient=patient)
             # --- Staff admin panel (issue 6): schedule, attendance, consent and preferences ---
-            today = timezone.localdate()
+            today = clock.today()
             context.update(schedule_panel.patient_schedule_context(request=request, patient=patient, today=today))
             context["consent_summary"] = schedule_panel.consent_summary(patient=patient, user=request.user)
             if request.user.has_perm("reminders.view_reminder"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from clinic import audit
+from clinic import audit, clock
 from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
 from clinic.api.versioning import required_version
@@ -159,8 +158,9 @@ class CareView(_MeView):
     audit_category = AuditCategory.CLINICAL
 
     def get(self, request):
-        today = timezone.localdate()
-        steps = program_selectors.patient_journey(patient=self.get_object())
+        patient = self.get_object()
+        today = clock.local_today(patient.time_zone)  # the patient's own date: "current" is what is current for them
+        steps = program_selectors.patient_journey(patient=patient)
         journey = [
             {
                 "level": step.kind,

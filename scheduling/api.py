@@ -7,14 +7,13 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
-from clinic import access, audit
+from clinic import access, audit, clock
 from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
 from clinic.api.serializers import (
@@ -91,7 +90,7 @@ class MySessionFilter(django_filters.FilterSet):
         fields = ["when", "date_from", "date_to"]
 
     def by_time(self, queryset, name, value):
-        now = timezone.now()
+        now = clock.now()
         if value == "upcoming":
             return queryset.filter(ends_at__gt=now).order_by("starts_at", "id")
         return queryset.filter(ends_at__lte=now).order_by("-starts_at", "-id")

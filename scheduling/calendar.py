@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
 from icalendar import Calendar, Event
 
+from clinic import clock
 from patients.models import Patient
 from scheduling import selectors
 
@@ -20,7 +20,7 @@ PRODID = "-//Clinic//Appointments//EN"
 
 
 def build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes:
-    now = now or timezone.now()
+    now = now or clock.now()
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -27,6 +27,7 @@ from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from clinic import clock
 from clinic.db import translate_integrity_errors
 from patients.models import Patient
 from programs.models import Placement, Program, Site
@@ -78,7 +79,7 @@ MAX_DURATION_MINUTES = 12 * 60
 
 
 def local_today(time_zone: str) -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(time_zone)).date()
+    return clock.local_today(time_zone)
 
 
 def horizon_days() -> int:
@@ -241,7 +242,7 @@ def change_series(*, series: SessionSeries, from_on: dt.date, changed_by: Abstra
         target.generated_until = None
         validate_series(target)
 
-        now = timezone.now()
+        now = clock.now()
         future = Session.objects.filter(series=series, local_date__gte=from_on)
         removable = future.filter(starts_at__gt=now).exclude(_has_attendance())
         removable_ids = list(removable.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
@@ -300,7 +301,7 @@ def generate_sessions(
     qs = SessionSeries.objects.select_related("program")
     if series_ids is not None:
         qs = qs.filter(pk__in=list(series_ids))
-    earliest = from_on or timezone.now().date() - dt.timedelta(days=1)
+    earliest = from_on or clock.now().date() - dt.timedelta(days=1)
     qs = qs.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=earliest))
     all_series = list(qs)
     if not all_series:
@@ -363,7 +364,7 @@ def generate_sessions(
 _BOOK_TRACK_SQL = """
 INSERT INTO scheduling_booking (public_id, created_at, updated_at, session_id, patient_id, placement_id, source,
                                 starts_at, ends_at, cancel_reason, attendance, patient_response)
-SELECT gen_random_uuid(), now(), now(), c.session_id, c.patient_id, c.placement_id, 'track',
+SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, c.session_id, c.patient_id, c.placement_id, 'track',
        c.starts_at, c.ends_at, '', '', ''
   FROM (
     SELECT s.id AS session_id, p.patient_id, p.id AS placement_id, s.starts_at, s.ends_at,
@@ -411,7 +412,9 @@ def _book_track_sessions(
     if not session_ids:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(_BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id})
+        cursor.execute(
+            _BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id, "stamp": clock.now()}
+        )
         booking_ids = [row[0] for row in cursor.fetchall()]
     _plan_reminders(booking_ids)
     return len(booking_ids)
@@ -452,7 +455,7 @@ def sync_placement_bookings(*, placement: Placement) -> PlacementBookings:
         stale = Booking.objects.active().filter(placement=placement, attendance="")
         if placement.cancelled_at is None:
             stale = stale.filter(outside)
-        now = timezone.now()
+        now = clock.now()
         stale_ids = list(stale.values_list("pk", flat=True))
         cancelled = Booking.objects.filter(pk__in=stale_ids).update(
             cancelled_at=now, cancel_reason=CancelReason.PLACEMENT_ENDED, updated_at=now
@@ -480,7 +483,7 @@ def _lock_session(session: Session | int) -> Session:
 def _check_bookable(session: Session) -> None:
     if session.status == SessionStatus.CANCELLED:
         raise SessionCancelled(f"This session was cancelled ({session.status_reason or 'no reason given'}).")
-    if session.starts_at <= timezone.now():
+    if session.starts_at <= clock.now():
         raise SessionLocked("This session has already started.")
 
 
@@ -534,7 +537,7 @@ def cancel_booking(*, booking: Booking) -> Booking:
             return booking
         if booking.attendance:
             raise SessionLocked("Attendance is recorded for this booking; correct the attendance instead.")
-        booking.cancelled_at = timezone.now()
+        booking.cancelled_at = clock.now()
         booking.cancel_reason = CancelReason.STAFF
         booking.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])
         _cancel_reminders([booking.pk])
@@ -555,10 +558,10 @@ def respond_to_booking(*, booking: Booking, response: PatientResponse | str) -> 
             raise SessionCancelled("This booking was cancelled; there is nothing to answer.")
         if booking.session.status == SessionStatus.CANCELLED:
             raise SessionCancelled("This session was cancelled.")
-        if booking.starts_at <= timezone.now():
+        if booking.starts_at <= clock.now():
             raise SessionLocked("This session has already started.")
         booking.patient_response = response
-        booking.patient_responded_at = timezone.now()
+        booking.patient_responded_at = clock.now()
         booking.save(update_fields=["patient_response", "patient_responded_at", "updated_at"])
         return booking
 
@@ -568,14 +571,14 @@ def _has_attendance() -> Exists:
 
 
 def _check_unlocked(session: Session, *, action: str) -> None:
-    if session.starts_at <= timezone.now():
+    if session.starts_at <= clock.now():
         raise SessionLocked(f"This session has already started; it cannot be {action}.")
     if session.bookings.exclude(attendance="").exists():
         raise SessionLocked(f"Attendance is recorded for this session; it cannot be {action}.")
 
 
 def _cancel_sessions(session_ids: list[int], *, reason: str) -> None:
-    now = timezone.now()
+    now = clock.now()
     booking_ids = list(Booking.objects.active().filter(session_id__in=session_ids).values_list("pk", flat=True))
     Booking.objects.filter(pk__in=booking_ids).update(
         cancelled_at=now, cancel_reason=CancelReason.SESSION_CANCELLED, updated_at=now
@@ -609,7 +612,7 @@ def move_session(*, session: Session, starts_at: dt.datetime, reason: str = "") 
         if session.status == SessionStatus.CANCELLED:
             raise SessionCancelled("This session is cancelled; it cannot be moved.")
         _check_unlocked(session, action="moved")
-        if starts_at <= timezone.now():
+        if starts_at <= clock.now():
             raise InvalidSchedule("A session can only be moved to a time in the future.", field="starts_at")
         series = session.series
         local_date = starts_at.astimezone(ZoneInfo(series.program.time_zone)).date()
@@ -647,7 +650,7 @@ def add_closure(*, site: Site, date: dt.date, reason: str) -> Closure:
         sessions = Session.objects.scheduled().filter(series__program__site=site, local_date=date)
         # Sessions already under way or with attendance are what happened; they stay.
         open_ids = list(
-            sessions.filter(starts_at__gt=timezone.now())
+            sessions.filter(starts_at__gt=clock.now())
             .exclude(_has_attendance())
             .order_by("pk")
             .select_for_update(of=("self",))
@@ -682,7 +685,7 @@ def record_attendance(
         session = _lock_session(session)
         if session.status == SessionStatus.CANCELLED:
             raise SessionCancelled("This session was cancelled; there is no attendance to record.")
-        if session.starts_at > timezone.now():
+        if session.starts_at > clock.now():
             raise SessionNotStarted(
                 f"This session starts at {session.starts_at.astimezone(ZoneInfo(session.series.program.time_zone)):%Y-%m-%d %H:%M}; "  # noqa: E501
                 "attendance is recorded once it has started."
@@ -820,12 +823,12 @@ def issue_calendar_feed(*, patient: Patient) -> str:
     with transaction.atomic():
         CalendarFeed.objects.update_or_create(
             patient=patient,
-            defaults={"token_hash": hash_token(token), "rotated_at": timezone.now(), "revoked_at": None},
+            defaults={"token_hash": hash_token(token), "rotated_at": clock.now(), "revoked_at": None},
         )
     return token
 
 
 def revoke_calendar_feed(*, patient: Patient) -> None:
     CalendarFeed.objects.filter(patient=patient, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), updated_at=timezone.now()
+        revoked_at=clock.now(), updated_at=clock.now()
     )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.utils import timezone
 from rest_framework import serializers
 
-from clinic import access
+from clinic import access, clock
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 MAX_DAYS_AHEAD = 3 * 366
@@ -41,7 +40,7 @@ class BoundedDateField(serializers.DateField):
 
     def to_internal_value(self, value):
         day = super().to_internal_value(value)
-        latest = timezone.localdate() + dt.timedelta(days=MAX_DAYS_AHEAD)
+        latest = clock.today() + dt.timedelta(days=MAX_DAYS_AHEAD)
         if not EARLIEST_DATE <= day <= latest:
             raise serializers.ValidationError(f"Give a date between {EARLIEST_DATE} and {latest}.")
         return day
@@ -52,7 +51,7 @@ class BoundedDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         moment = super().to_internal_value(value)
-        latest = timezone.localdate() + dt.timedelta(days=MAX_DAYS_AHEAD)
+        latest = clock.today() + dt.timedelta(days=MAX_DAYS_AHEAD)
         if not EARLIEST_DATE <= moment.date() <= latest:
             raise serializers.ValidationError(f"Give a time between {EARLIEST_DATE} and {latest}.")
         return moment
