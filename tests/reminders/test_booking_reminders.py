@@ -157,6 +157,8 @@ def test_a_revoked_consent_stops_the_next_reminder(booked, patient, locmem_chann
     assert locmem_channels == []
 
 
+# Noon in New York on a Wednesday: outside the patient's quiet hours (21:00-08:00), so the reminder may go.
+@pytest.mark.instant("2027-01-06T17:00:00+00:00")
 def test_a_due_booking_reminder_goes_out_discreetly(booked, patient, locmem_channels):
     booking = _latest_planned(booked)
     _make_due(list(Reminder.objects.filter(booking=booking, kind="24h", channel="email")))
