@@ -29,12 +29,14 @@ DEFAULT_INSTANTS=(
 INSTANTS=("$@")
 [ ${#INSTANTS[@]} -gt 0 ] || INSTANTS=("${DEFAULT_INSTANTS[@]}")
 
-# The clock-sensitive part of the suite. Left out, being slow and not about the calendar: e2e (a
-# browser), reliability and bench, schemathesis and the permission matrix, the races between
-# connections, the pipeline's fault tests (killed workers, Redis restarted, a flaky provider) and
-# the scale tests (demo data at scale, twelve weeks of sixty series). `make test` runs them all.
-TESTS=(tests/scheduling tests/reminders tests/programs tests/patients tests/clinic tests/api
-  --ignore=tests/api/test_schemathesis.py --ignore=tests/api/test_permission_matrix.py
+# The clock-sensitive part of the suite: scheduling, reminders, programs, patients, the admin pages
+# and the dashboard, the patient app's /me/ endpoints. Left out, being slow and not about the
+# calendar: e2e (a browser), reliability, bench, the rest of the staff API (schemathesis, the
+# permission matrix, list queries), races between connections, the pipeline's fault tests (killed
+# workers, Redis restarted, a flaky provider) and the scale tests. `make test` runs them all.
+TESTS=(tests/scheduling tests/reminders tests/programs tests/patients
+  tests/clinic/test_admin_pages.py tests/clinic/test_dashboard.py tests/clinic/test_admin_workflows.py
+  tests/api/test_me.py tests/api/test_patient_app.py tests/api/test_aftercare_api.py
   --ignore=tests/programs/test_concurrency.py --ignore=tests/scheduling/test_concurrency.py
   --deselect=tests/programs/test_seed_demo.py::test_seed_demo_scales_up
   --deselect=tests/scheduling/test_generation.py::test_generating_twelve_weeks_for_many_series_takes_a_fixed_number_of_queries
@@ -60,17 +62,44 @@ FAKETIME_LIB=$(dpkg -L libfaketime 2> /dev/null | grep -m1 '/libfaketime\.so\.1$
 as_pg=()
 [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
 
+PG_OPTS="-p $PG_PORT -c listen_addresses=localhost -c fsync=off -c synchronous_commit=off \
+  -c full_page_writes=off -c shared_buffers=32MB -c max_connections=60"
+pg_ctl() { "${as_pg[@]}" "$PG_BIN/pg_ctl" "$@"; }
+
 tmp=""
+template=""
 cleanup() {
-  [ -n "$tmp" ] || return 0
-  [ -f "$tmp/pg/postmaster.pid" ] && "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$tmp/pg" -m immediate stop > /dev/null 2>&1
-  [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2> /dev/null
+  local dir
+  for dir in "$tmp" "$template"; do
+    [ -n "$dir" ] || continue
+    [ -f "$dir/pg/postmaster.pid" ] && pg_ctl -D "$dir/pg" -m immediate stop > /dev/null 2>&1
+    [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2> /dev/null
+  done
   sleep 0.2
-  rm -rf "$tmp"
+  [ -n "$tmp" ] && rm -rf "$tmp"
   tmp=""
 }
-trap cleanup EXIT
+trap 'cleanup; [ -n "$template" ] && rm -rf "$template"' EXIT
 trap 'exit 130' INT TERM
+
+# Migrating the test database takes longer than many instants' tests: it is done once, at the real
+# instant, into a template cluster that each instant copies (the migrations hold no "now" of their own).
+make_template() {
+  template=$(mktemp -d /tmp/instant-template.XXXXXX)
+  chmod 755 "$template"
+  mkdir "$template/pg"
+  [ ${#as_pg[@]} -gt 0 ] && chown -R postgres: "$template"
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$template/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
+    > "$template/initdb.log" 2>&1 || { cat "$template/initdb.log" >&2; return 1; }
+  pg_ctl -D "$template/pg" -l "$template/server.log" -w -o "$PG_OPTS -k $template/pg" start > /dev/null \
+    || { cat "$template/server.log" >&2; return 1; }
+  # pytest-django's test database for DATABASE_URL=.../clinic; --reuse-db (pyproject) then keeps it.
+  psql -q -h localhost -p "$PG_PORT" -U postgres -c "CREATE DATABASE test_clinic" \
+    && DATABASE_URL="postgres://postgres@localhost:$PG_PORT/test_clinic" REDIS_URL="redis://localhost:$REDIS_PORT/1" \
+      "$PY" manage.py migrate --no-input --settings=clinic.settings_test > "$template/migrate.log" 2>&1 \
+    || { cat "$template/migrate.log" >&2; return 1; }
+  pg_ctl -D "$template/pg" -m fast stop > /dev/null
+}
 
 run_instant() {
   local instant=$1 target offset started result status
@@ -78,28 +107,23 @@ run_instant() {
   started=$(date +%s)
   tmp=$(mktemp -d /tmp/instant.XXXXXX)
   chmod 755 "$tmp"
-  mkdir "$tmp/pg"
-  [ ${#as_pg[@]} -gt 0 ] && chown postgres: "$tmp/pg"
-
-  "${as_pg[@]}" "$PG_BIN/initdb" -D "$tmp/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
-    > "$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; return 1; }
+  cp -a "$template/pg" "$tmp/pg"
+  [ ${#as_pg[@]} -gt 0 ] && chown postgres: "$tmp"
 
   # A relative offset, computed once: PostgreSQL, pytest and every process they start share it.
   offset=$(printf '%+d' $((target - $(date -u +%s))))
   # The server gets libfaketime directly rather than through the `faketime` wrapper: the wrapper
   # waits until every descendant has closed its pipe, and the postmaster lives on after pg_ctl.
   "${as_pg[@]}" env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$offset" FAKETIME_DONT_FAKE_MONOTONIC=1 \
-    "$PG_BIN/pg_ctl" -D "$tmp/pg" \
-    -l "$tmp/pg/server.log" -w -o "-p $PG_PORT -k $tmp/pg -c listen_addresses=localhost -c fsync=off \
-       -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB -c max_connections=60" \
-    start > /dev/null || { cat "$tmp/pg/server.log" >&2; return 1; }
+    "$PG_BIN/pg_ctl" -D "$tmp/pg" -l "$tmp/server.log" -w -o "$PG_OPTS -k $tmp/pg" start > /dev/null \
+    || { cat "$tmp/server.log" >&2; return 1; }
 
   env -u LD_PRELOAD redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --daemonize yes --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log" > /dev/null
 
   env -u LD_PRELOAD DATABASE_URL="postgres://postgres@localhost:$PG_PORT/clinic" \
     REDIS_URL="redis://localhost:$REDIS_PORT/1" CELERY_TASK_DEFAULT_QUEUE=q_instants \
-    faketime -f "$offset" "$PY" -m pytest "${TESTS[@]}" --create-db -q -p no:cacheprovider --durations=15 \
+    faketime -f "$offset" "$PY" -m pytest "${TESTS[@]}" --reuse-db -q -p no:cacheprovider --durations=10 \
     > "$tmp/pytest.log" 2>&1
   status=$?
   result=$(grep -E '(passed|failed|error|no tests ran).* in [0-9.]+s' "$tmp/pytest.log" | tail -1 | tr -d '=' | xargs)
@@ -114,6 +138,8 @@ run_instant() {
 
 failed=()
 total_started=$(date +%s)
+make_template || exit 1
+printf 'template cluster migrated in %ds\n' $(($(date +%s) - total_started))
 for instant in "${INSTANTS[@]}"; do
   run_instant "$instant" || failed+=("$instant")
 done
