@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from clinic import access, clock
 from programs import selectors
-from programs.models import Program, Site
+from programs.models import PlacementKind, Program, Site
 
 CHART_DAYS = 30
 
@@ -60,7 +60,13 @@ def build(*, user, today: dt.date) -> Dashboard:
             }
         )
 
-    admissions = selectors.admissions_between(start=week_start, end=week_end, sites=sites).count()
+    # Residential admissions only: the figure links to the residential stays' list, which holds no
+    # IOP enrollments (on a week with a direct IOP enrollment the two disagreed; issue 11).
+    admissions = (
+        selectors.admissions_between(start=week_start, end=week_end, sites=sites)
+        .filter(kind=PlacementKind.RESIDENTIAL)
+        .count()
+    )
     discharges = selectors.discharges_between(start=week_start, end=week_end, sites=sites).count()
     approaching = selectors.stays_approaching_end(on=today, sites=sites).count()
     step_down = selectors.stays_due_step_down_decision(on=today, sites=sites).count()
