@@ -93,3 +93,14 @@ bench: install
 ## The same at small scales with short load, in under two minutes (CI's smoke test; numbers not judged).
 bench-quick: install
 	$(PY) -m bench --quick $(BENCH_ARGS)
+
+## The clock-sensitive part of the suite at the ten instants CI uses (issue 11; see the README),
+## each against its own throwaway PostgreSQL cluster and Redis, all under faketime.
+.PHONY: test-instants test-at
+test-instants: install
+	.ci/instants.sh
+
+## One chosen instant: make test-at INSTANT=2027-03-14T06:30:00Z
+test-at: install
+	@test -n "$(INSTANT)" || (echo "usage: make test-at INSTANT=2027-03-14T06:30:00Z" && false)
+	.ci/instants.sh $(INSTANT)

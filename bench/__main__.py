@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import platform
 import subprocess
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 
 from bench.config import ROOT, Scale, bench_database_url, setup_django
+from clinic import clock
 
 
 def _machine() -> str:
@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> None:
 
     setup_django()
     from django.core.management import call_command
-    from django.utils import timezone
 
     from bench import report
     from bench.measures import MEASURES, Context
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     for factor in sorted(scales):
         scale = Scale(factor)
-        today = timezone.localdate()
+        today = clock.today()
         print(f"\n== scale x{factor:g}: {scale.describe()}")
         seeded = seed(scale, today=today)
         print(f"   seeded in {seeded.seconds} s: {seeded.rows['sessions']:,} sessions, {seeded.rows['bookings']:,} "
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     results["meta"] = {
-        "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "finished_at": clock.now().strftime("%Y-%m-%d %H:%M UTC"),
         "machine": _machine(),
         "commit": commit.stdout.strip() or "unknown",
         "command": "make bench-quick" if args.quick else "make bench",

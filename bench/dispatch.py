@@ -38,10 +38,10 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from bench.config import ROOT, VENV_BIN, bench_database_url, bench_environment
 from bench.memory import _children, peak_rss_tree
+from clinic import clock
 
 NULL = "reminders.channels.console.NullChannel"
 BACKENDS = ("REMINDERS_SMS_BACKEND", "REMINDERS_EMAIL_BACKEND", "REMINDERS_PUSH_BACKEND")
@@ -148,17 +148,17 @@ def _outcome(due: dt.datetime, rows: int, *, seconds: float | None = None) -> di
 
 
 def _raw(rows: int) -> dict:
-    due = timezone.now()
+    due = clock.now()
     _reset(due)
     url = bench_database_url()
-    lease = timezone.now() + dt.timedelta(minutes=10)
+    lease = clock.now() + dt.timedelta(minutes=10)
     errors: list[BaseException] = []
 
     def loop() -> None:
         try:
             with psycopg.connect(url) as conn:
                 while True:
-                    params = {"now": timezone.now(), "lease": lease, "limit": settings.REMINDERS_BATCH_SIZE}
+                    params = {"now": clock.now(), "lease": lease, "limit": settings.REMINDERS_BATCH_SIZE}
                     with conn.transaction():
                         ids = [row[0] for row in conn.execute(_RAW_CLAIM_SQL, params)]
                     if not ids:
@@ -189,7 +189,7 @@ def _in_process(rows: int) -> dict:
         setattr(settings, name, NULL)
     _backend.cache_clear()
     try:
-        due = timezone.now()
+        due = clock.now()
         _reset(due)
         started = time.perf_counter()
         dispatch.deliver_due(budget_seconds=TIMEOUT)
@@ -218,7 +218,7 @@ def _celery(rows: int, out: Path) -> dict:
     env = bench_environment()
     env.update({name: NULL for name in BACKENDS}, CELERY_TASK_DEFAULT_QUEUE=queue)
     # Nothing due while the worker starts and warms up.
-    _reset(timezone.now() + dt.timedelta(days=30))
+    _reset(clock.now() + dt.timedelta(days=30))
     log = open(out / "celery-dispatch.log", "w")  # noqa: SIM115 - closed below, after the process
     process = subprocess.Popen(
         [str(VENV_BIN / "celery"), "-A", "clinic", "worker", "--concurrency", "2", "--pool", "prefork",
@@ -240,7 +240,7 @@ def _celery(rows: int, out: Path) -> dict:
             time.sleep(0.1)
         time.sleep(1.0)
 
-        due = timezone.now()
+        due = clock.now()
         _reset(due)
         beats = 0
         next_beat = time.monotonic()

@@ -18,7 +18,8 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+
+from clinic import clock
 
 ROUNDS = 3
 WINDOW = dt.timedelta(hours=48)
@@ -135,7 +136,7 @@ def _count(bookings: list[int], checkins: list[int]) -> int:
 
 
 def measure() -> dict:
-    now = timezone.now()
+    now = clock.now()
     bookings, checkins = _targets(now)
     raw_times, service_times = [], []
     raw_rows = service_rows = 0

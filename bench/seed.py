@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
-from django.utils import timezone
 from tqdm import tqdm
 
 from bench.config import Scale
+from clinic import clock
 
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Phoenix"]
 BEDS_PER_SITE = 12
@@ -57,7 +57,7 @@ class SeedResult:
 
 def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence], *, stamped: bool = True) -> int:
     """COPY rows in; ``stamped`` adds the public UUID and timestamps every TimeStampedModel has."""
-    now = timezone.now()
+    now = clock.now()
     cols = (["public_id", "created_at", "updated_at"] if stamped else []) + list(columns)
     count = 0
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
@@ -104,7 +104,7 @@ class _Person:
 def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, progress: bool = True) -> SeedResult:
     """Wipe the bench database and lay the dataset for ``scale`` down. Returns row counts and timings."""
     rng = random.Random(seed_value)
-    today = today or timezone.localdate()
+    today = today or clock.today()
     result = SeedResult(scale=scale, seconds=0.0)
     started = time.perf_counter()
     bar = tqdm(total=9, desc=f"seed x{scale.factor:g}", unit="step", disable=not progress, leave=True)
@@ -167,7 +167,7 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
 
         # Staff (facilitators, a clinician per site for the staff endpoints) and patient logins.
         unusable = make_password(None)
-        now = timezone.now()
+        now = clock.now()
         staff = {s: [(s - 1) * STAFF_PER_SITE + k for k in range(1, STAFF_PER_SITE + 1)] for s in range(1, n_sites + 1)}
         n_staff = n_sites * STAFF_PER_SITE
         n_logins = min(PATIENT_LOGINS, scale.patients)
@@ -268,7 +268,7 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
             due = ended_on + dt.timedelta(days=offset)
             status = ("completed" if rng.random() < 0.8 else "missed") if due < today else "scheduled"
             # COPY applies no Django defaults: the answer columns are given explicitly (no answer yet).
-            completed_at = timezone.now() if status == "completed" else None
+            completed_at = clock.now() if status == "completed" else None
             checkins.append((plan_id, offset, due, status, completed_at, "", False))
 
     for site, queue in by_site.items():

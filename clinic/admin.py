@@ -11,9 +11,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
-from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, clock
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.models import AuditAction, AuditCategory, AuditEvent, SiteMembership
 
@@ -107,7 +106,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
                 yield writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in values])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-trail-{stamp}.csv"'
         return response
 

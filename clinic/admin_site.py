@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils import timezone
 
-from clinic import dashboard
+from clinic import clock, dashboard
 from clinic.otp import AdminLoginForm
 
 
@@ -18,5 +17,5 @@ class ClinicAdminSite(admin.AdminSite):
     login_form = AdminLoginForm
 
     def index(self, request, extra_context=None):
-        context = {"dashboard": dashboard.build(user=request.user, today=timezone.localdate())}
+        context = {"dashboard": dashboard.build(user=request.user, today=clock.today())}
         return super().index(request, extra_context={**context, **(extra_context or {})})

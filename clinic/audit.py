@@ -25,9 +25,8 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from clinic.logfilters import current_request_id
 from clinic.models import AuditAction, AuditCategory, AuditEvent
 
@@ -97,7 +96,7 @@ def record(
         user = None
     role = access.role_of(user) if user is not None else None
     common = {
-        "at": timezone.now(),
+        "at": clock.now(),
         "user": user,
         "username": (user.get_username() if user is not None else username)[:150],
         "role": role.value if role else role_label,

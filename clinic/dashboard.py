@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic import access, clock
 from programs import selectors
-from programs.models import Program, Site
+from programs.models import PlacementKind, Program, Site
 
 CHART_DAYS = 30
 
@@ -67,7 +66,13 @@ def build(*, user, today: dt.date) -> Dashboard:
             }
         )
 
-    admissions = selectors.admissions_between(start=week_start, end=week_end, sites=sites).count()
+    # Residential admissions only: the figure links to the residential stays' list, which holds no
+    # IOP enrollments (on a week with a direct IOP enrollment the two disagreed; issue 11).
+    admissions = (
+        selectors.admissions_between(start=week_start, end=week_end, sites=sites)
+        .filter(kind=PlacementKind.RESIDENTIAL)
+        .count()
+    )
     discharges = selectors.discharges_between(start=week_start, end=week_end, sites=sites).count()
     approaching = selectors.stays_approaching_end(on=today, sites=sites).count()
     step_down = selectors.stays_due_step_down_decision(on=today, sites=sites).count()
@@ -151,7 +156,7 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
 
     programs = Program.objects.filter(site__in=sites)
     sessions = list(schedule.sessions_today(sites=sites))
-    now = timezone.now()
+    now = clock.now()
     for session in sessions:
         session.started = session.starts_at <= now
     awaiting = schedule.sessions_awaiting_attendance(sites=sites).count()

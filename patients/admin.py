@@ -4,7 +4,6 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
 from accounts import admin_views as app_access_panel
 from clinic import access, audit, clock
@@ -155,7 +154,7 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
             if request.user.has_perm("programs.add_reversal"):
                 context["reversals"] = admin_workflows.reversible_records(patient=patient)
             # --- Staff admin panel (issue 6): schedule, attendance, consent and preferences ---
-            today = timezone.localdate()
+            today = clock.today()
             context.update(schedule_panel.patient_schedule_context(request=request, patient=patient, today=today))
             context["consent_summary"] = schedule_panel.consent_summary(patient=patient, user=request.user)
             context["app_access"] = app_access_panel.panel_context(patient=patient, user=request.user)

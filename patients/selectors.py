@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
+from clinic import clock
 from patients.models import DisclosureConsent, Patient
 
 
@@ -19,7 +19,7 @@ def has_messaging_consent(*, patient_id: int) -> bool:
 
 def disclosure_consents_in_force(*, patient: Patient, at: dt.datetime | None = None) -> QuerySet[DisclosureConsent]:
     """Part 2 consents that allow a disclosure at ``at`` (now by default)."""
-    at = at or timezone.now()
+    at = at or clock.now()
     return DisclosureConsent.objects.filter(patient=patient, given_at__lte=at, expires_at__gt=at).filter(
         Q(revoked_at__isnull=True) | Q(revoked_at__gt=at)
     )

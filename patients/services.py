@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from clinic import clock
 from clinic.db import constraint_name
 from clinic.errors import Conflict, InvalidInput
 from clinic.versioning import check_version
@@ -44,7 +44,7 @@ def _validated(patient: Patient, *, phone_region: str | None) -> Patient:
             patient.phone = normalize_phone(patient.phone, region=phone_region)
         except ValidationError as error:
             raise InvalidInput(error.messages[0], field="phone") from None
-    if patient.date_of_birth and patient.date_of_birth > timezone.localdate():
+    if patient.date_of_birth and patient.date_of_birth > clock.today():
         raise InvalidInput("The date of birth is in the future.", field="date_of_birth")
     try:
         patient.full_clean(validate_unique=False, validate_constraints=False)
@@ -117,7 +117,7 @@ def give_messaging_consent(
 ) -> Patient:
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        now = timezone.now()
+        now = clock.now()
         patient.messaging_consent_given_at = now
         patient.messaging_consent_revoked_at = None
         patient.save(update_fields=["messaging_consent_given_at", "messaging_consent_revoked_at", "updated_at"])
@@ -137,7 +137,7 @@ def revoke_messaging_consent(
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
         if patient.has_messaging_consent:
-            now = timezone.now()
+            now = clock.now()
             patient.messaging_consent_revoked_at = now
             patient.save(update_fields=["messaging_consent_revoked_at", "updated_at"])
             MessagingConsentEvent.objects.create(
@@ -190,7 +190,7 @@ def record_disclosure_consent(
     ``information_types`` (``DisclosedInformation``) says the same "what" in a form the FHIR
     API enforces for the recipient's client; without them no record reaches that client.
     """
-    given_at = given_at or timezone.now()
+    given_at = given_at or clock.now()
     check_disclosure_consent(
         recipient=recipient,
         purpose=purpose,
@@ -220,7 +220,7 @@ def revoke_disclosure_consent(
     with transaction.atomic():
         consent = DisclosureConsent.objects.select_for_update().get(pk=consent.pk)
         if consent.revoked_at is None:
-            consent.revoked_at = max(timezone.now(), consent.given_at)
+            consent.revoked_at = max(clock.now(), consent.given_at)
             consent.revoked_means = means
             consent.revoked_by = revoked_by
             consent.save(update_fields=["revoked_at", "revoked_means", "revoked_by"])

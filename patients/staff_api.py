@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from clinic import audit
+from clinic import audit, clock
 from clinic.api.fields import BlankChoicesAsNullMixin
 from clinic.api.serializers import BoundedDateField, ScopedPublicIdField
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
@@ -92,7 +91,7 @@ class PatientFilter(django_filters.FilterSet):
         return queryset
 
     def _today(self, queryset, **lookups):
-        in_force = Placement.objects.on(timezone.localdate()).filter(**lookups).values("patient")
+        in_force = Placement.objects.on(clock.today()).filter(**lookups).values("patient")
         return queryset.filter(pk__in=in_force)
 
     def in_program(self, queryset, name, value):

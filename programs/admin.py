@@ -1,9 +1,8 @@
 import datetime as dt
 
 from django.contrib import admin
-from django.utils import timezone
 
-from clinic import access
+from clinic import access, clock
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.models import AuditCategory
 from programs import admin_board, selectors
@@ -111,7 +110,7 @@ class WorklistFilter(admin.SimpleListFilter):
         if self.value() not in self.worklists:
             return queryset
         _, select = self.worklists[self.value()]
-        return queryset.filter(pk__in=select(timezone.localdate()).values("pk"))
+        return queryset.filter(pk__in=select(clock.today()).values("pk"))
 
 
 def _this_week(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -194,7 +193,7 @@ class IOPWorklistFilter(PlacementWorklistFilter):
         if self.value() in self.schedule_worklists:
             _, select = self.schedule_worklists[self.value()]
             programs = access.visible_programs(request.user)
-            return queryset.filter(pk__in=select(timezone.localdate(), programs).values("pk"))
+            return queryset.filter(pk__in=select(clock.today(), programs).values("pk"))
         return super().queryset(request, queryset)
 
 

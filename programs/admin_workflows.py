@@ -19,10 +19,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from clinic import access
+from clinic import access, clock
 from clinic.errors import DomainError
 from patients.models import Patient
 from programs import selectors, services
@@ -85,7 +84,7 @@ class AdmitForm(WorkflowForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["bed"] = _free_bed_field(timezone.localdate(), self.user)
+        self.fields["bed"] = _free_bed_field(clock.today(), self.user)
         self.order_fields(["bed", "admitted_on", "planned_discharge_on"])
 
 
@@ -131,7 +130,7 @@ class StepUpForm(WorkflowForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["bed"] = _free_bed_field(timezone.localdate(), self.user)
+        self.fields["bed"] = _free_bed_field(clock.today(), self.user)
         self.order_fields(["bed", "on", "planned_discharge_on", "reason"])
 
 
@@ -332,7 +331,7 @@ def workflow_view(model_admin: admin.ModelAdmin):
             messages.error(request, "The patient has no current level of care.")
             return redirect("admin:patients_patient_change", patient.pk)
 
-        initial = {"admitted_on": timezone.localdate(), "on": timezone.localdate(), "start_on": timezone.localdate()}
+        initial = {"admitted_on": clock.today(), "on": clock.today(), "start_on": clock.today()}
         initial["approved_by"] = request.user.pk
         form = workflow.form(request.POST or None, initial=initial, user=request.user)
         if request.method == "POST" and form.is_valid():

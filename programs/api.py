@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from clinic import access
+from clinic import access, clock
 from clinic.api.fields import BlankChoicesAsNullMixin
 from clinic.api.serializers import (
     BoundedDateField,
@@ -90,7 +89,7 @@ class _ProgramView(StaffView):
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        today = timezone.localdate()
+        today = clock.today()
         figures = selectors.census(on=today, sites=access.visible_sites(self.request.user))
         context.update(census={row.program.pk: row for row in figures}, census_on=today)
         return context
@@ -138,7 +137,7 @@ class BedList(StaffListView):
     patient_attr = ""
 
     def get_queryset(self):
-        occupied = Placement.objects.on(timezone.localdate()).filter(bed=OuterRef("pk"))
+        occupied = Placement.objects.on(clock.today()).filter(bed=OuterRef("pk"))
         beds = Bed.objects.select_related("program").annotate(occupied_today=Exists(occupied))
         return access.scope_queryset(beds, user=self.request.user)
 
@@ -199,7 +198,7 @@ class PlacementFilter(django_filters.FilterSet):
         fields = ["patient", "program", "current"]
 
     def current_only(self, queryset, name, value):
-        today = Placement.objects.on(timezone.localdate()).values("pk")
+        today = Placement.objects.on(clock.today()).values("pk")
         return queryset.filter(pk__in=today) if value else queryset.exclude(pk__in=today)
 
 

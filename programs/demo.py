@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
 
+from clinic import clock
 from clinic.access import ROLE_GROUPS, Role
 from clinic.models import SiteMembership
 from patients.models import Patient
@@ -234,7 +234,7 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
     """Create the demo clinic and ``patients`` demo patients; return how many were created and skipped."""
     # Residential patients (now or in the past) need a bed each on overlapping dates.
     clinic = ensure_clinic(beds_per_program=max(20, -(-patients * 7 // 10) // 2 + 4))
-    today = timezone.localdate()
+    today = clock.today()
     # Schedules first, so the journeys below book their patients into sessions through the services.
     from scheduling import demo as schedule_demo
 
@@ -257,12 +257,12 @@ def seed(*, patients: int, seed_value: int = 2026, progress: Callable[[Iterable]
                 phone=f"+1617555{1000 + index % 9000:04d}",
                 email=f"patient{index + 1}@example.org",
                 time_zone=person.choice(["America/New_York", "America/Chicago"]),
-                messaging_consent_given_at=timezone.now() if person.random() < 0.9 else None,
+                messaging_consent_given_at=clock.now() if person.random() < 0.9 else None,
                 sms_allowed=person.random() < 0.85,
                 confidential_communication=person.random() < 0.1,
             )
             if mrn == ANY_HOUR_MRN:  # after the draws, so everyone else stays the same person
-                fields.update(ANY_HOUR_PREFERENCES, messaging_consent_given_at=timezone.now())
+                fields.update(ANY_HOUR_PREFERENCES, messaging_consent_given_at=clock.now())
             patient = Patient.objects.create(mrn=mrn, **fields)
             _journey(PHASES[index % len(PHASES)], patient=patient, clinic=clinic, rng=person, today=today)
         created += 1

@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clinic import clock
 from clinic.db import DateRange
 from clinic.models import TimeStampedModel
 from patients.models import Patient
@@ -310,7 +311,7 @@ class Placement(TimeStampedModel):
 
     @property
     def status(self) -> PlacementStatus:
-        return self.status_on(timezone.localdate())
+        return self.status_on(clock.today())
 
     @property
     def planned_length_days(self) -> int | None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from clinic import clock
 from clinic.db import translate_integrity_errors
 from clinic.errors import InvalidInput
 from patients.models import Patient
@@ -90,7 +89,7 @@ def _sync_bookings(*placements: Placement) -> None:
 
 
 def _today() -> dt.date:
-    return timezone.localdate()
+    return clock.today()
 
 
 def _check_not_far_future(day: dt.date, *, what: str) -> None:
@@ -465,7 +464,7 @@ ANSWER_TEXT_MAX = 2000
 
 
 def patient_today(patient: Patient) -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(patient.time_zone)).date()
+    return clock.local_today(patient.time_zone)
 
 
 def checkin_opens_on(checkin: AftercareCheckIn) -> dt.date:
@@ -504,7 +503,7 @@ def answer_checkin(
                 _("This check-in opens on %(date)s.")
                 % {"date": date_format(opens_on, pgettext("date format", "F j, Y"))}
             )
-        now = timezone.now()
+        now = clock.now()
         checkin.mood = mood
         checkin.answer_text = text
         checkin.needs_help = needs_help
@@ -563,7 +562,7 @@ def reverse_transition(*, transition: Transition, reason: str, reversed_by: Abst
         old = Placement.objects.select_for_update().get(pk=transition.from_placement_id)
         if new.ended_on is not None or new.cancelled_at is not None:
             raise NotReversible("The level of care it started has ended since; it cannot be reversed.")
-        new.cancelled_at = timezone.now()
+        new.cancelled_at = clock.now()
         new.save(update_fields=["cancelled_at", "updated_at"])
         _reopen_placement(old)
         _sync_bookings(new, old)
@@ -608,7 +607,7 @@ def reverse_discharge(*, discharge: Discharge, reason: str, reversed_by: Abstrac
         plan.status = AftercarePlan.Status.REVOKED
         plan.save(update_fields=["status", "updated_at"])
         plan.checkins.filter(status=AftercareCheckIn.Status.SCHEDULED).update(
-            status=AftercareCheckIn.Status.CANCELLED, updated_at=timezone.now()
+            status=AftercareCheckIn.Status.CANCELLED, updated_at=clock.now()
         )
         # Reminders: cancelled in the same transaction, so none goes out for a revoked plan.
         reminder_services.cancel_for(target="checkin", ids=plan.checkins.values_list("id", flat=True))

@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
-from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, clock
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
@@ -15,8 +14,8 @@ from reminders.models import FollowUpItem, PushDevice, Reminder, SiteMessagingPr
 class ReminderWorklistFilter(WorklistFilter):
     worklists = {
         "sent_today": ("Sent today", lambda on: selectors.reminders_sent_since(since=start_of_today())),
-        "late": ("Late", lambda on: selectors.reminders_late(now=timezone.now())),
-        "failed": ("Failed, last 7 days", lambda on: selectors.reminders_failed(now=timezone.now())),
+        "late": ("Late", lambda on: selectors.reminders_late(now=clock.now())),
+        "failed": ("Failed, last 7 days", lambda on: selectors.reminders_failed(now=clock.now())),
     }
 
 

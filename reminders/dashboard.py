@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import clock
 from clinic.dashboard import Figure
 from reminders import selectors
 from reminders.models import FollowUpItem
@@ -18,11 +19,11 @@ def _changelist(model: str, **params) -> str:
 
 
 def start_of_today() -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.min))
+    return timezone.make_aware(dt.datetime.combine(clock.today(), dt.time.min))
 
 
 def figures(*, user, sites, today: dt.date) -> list[Figure]:
-    now = timezone.now()
+    now = clock.now()
     result = []
     if user.has_perm("reminders.view_followupitem"):
         open_items = selectors.follow_ups_open(sites=sites)

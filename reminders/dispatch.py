@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
+from clinic import clock
 from patients.models import Channel
 from reminders import rules
 from reminders.channels import OutgoingMessage, PermanentSendError, TransientSendError, get_channel
@@ -75,7 +75,7 @@ RETURNING r.id
 
 def claim_due(*, limit: int, now: dt.datetime | None = None) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due rows (and rows whose lease expired): ``[(id, attempt), ...]``."""
-    now = now or timezone.now()
+    now = now or clock.now()
     lease = now + dt.timedelta(seconds=settings.REMINDERS_LEASE_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"now": now, "lease": lease, "limit": limit})
@@ -106,7 +106,7 @@ class BatchResult:
 def _fenced(held: _Held, **changes) -> bool:
     return (
         Reminder.objects.filter(pk=held.reminder.pk, status=ReminderStatus.SENDING, attempts=held.attempt).update(
-            updated_at=timezone.now(), **changes
+            updated_at=clock.now(), **changes
         )
         == 1
     )
@@ -126,7 +126,7 @@ class Dispatcher:
         self._unrecorded: list[tuple[_Held, str]] = []
 
     def now(self) -> dt.datetime:
-        return self.fixed_now or timezone.now()
+        return self.fixed_now or clock.now()
 
     # --- loading -----------------------------------------------------------------------------
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
+from clinic import clock
 from patients.models import Patient
 from reminders.models import FollowUpItem, Reminder, ReminderStatus
 
 
 def due_count(*, limit: int, now: dt.datetime | None = None) -> int:
     """How many rows are due (or have an expired lease), counting at most ``limit`` (cheap on a big table)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = Reminder.objects.filter(
         Q(status=ReminderStatus.PENDING, send_after__lte=now)
         | Q(status=ReminderStatus.SENDING, lease_expires_at__lt=now)

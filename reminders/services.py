@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.utils import timezone
 
+from clinic import clock
 from clinic.errors import InvalidInput, NotFound
 from patients.models import Channel, Patient
 from programs.models import Program
@@ -40,7 +40,7 @@ def plan_for(*, target: str, ids: Iterable[int] | None = None, now: dt.datetime 
     ``send_after`` is the later of the due time and ``now``. It is not *late* (the
     dashboard's "is a worker down?") until a worker has had the chance to send it.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     kind = TARGETS[target]
     if ids is not None:
         ids = list(ids)
@@ -62,7 +62,7 @@ def plan_for(*, target: str, ids: Iterable[int] | None = None, now: dt.datetime 
         SELECT (SELECT count(*) FROM planned), (SELECT count(*) FROM inserted)
     """
     channels = list(settings.REMINDERS_CHANNELS)
-    params = {**params, "stamp": timezone.now(), "now": now, "pending": ReminderStatus.PENDING, "channels": channels}
+    params = {**params, "stamp": clock.now(), "now": now, "pending": ReminderStatus.PENDING, "channels": channels}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         planned, _inserted = cursor.fetchone()
@@ -77,7 +77,7 @@ def cancel_for(*, target: str, ids: Iterable[int]) -> int:
     """
     kind = TARGETS[target]
     return Reminder.objects.filter(**{f"{kind.fk_field}__in": list(ids)}, status=ReminderStatus.PENDING).update(
-        status=ReminderStatus.CANCELLED, status_reason=Reason.TARGET_GONE, updated_at=timezone.now()
+        status=ReminderStatus.CANCELLED, status_reason=Reason.TARGET_GONE, updated_at=clock.now()
     )
 
 
@@ -88,14 +88,14 @@ def cancel_stale(*, now: dt.datetime | None = None) -> int:
         cancelled += (
             kind.stale()
             .filter(status=ReminderStatus.PENDING)
-            .update(status=ReminderStatus.CANCELLED, status_reason=Reason.TARGET_GONE, updated_at=now or timezone.now())
+            .update(status=ReminderStatus.CANCELLED, status_reason=Reason.TARGET_GONE, updated_at=now or clock.now())
         )
     return cancelled
 
 
 def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The periodic safety net: plan what is missing, cancel what is stale."""
-    now = now or timezone.now()
+    now = now or clock.now()
     planned = {name: plan_for(target=name, now=now) for name in TARGETS}
     return {**planned, "cancelled": cancel_stale(now=now)}
 
@@ -116,7 +116,7 @@ def handle_inbound_sms(*, from_phone: str, body: str) -> str | None:
             # Pending texts to that number are suppressed now, not only when they come due.
             Reminder.objects.filter(
                 patient__phone=from_phone, channel=Channel.SMS, status=ReminderStatus.PENDING
-            ).update(status=ReminderStatus.SUPPRESSED, status_reason=Reason.OPTED_OUT, updated_at=timezone.now())
+            ).update(status=ReminderStatus.SUPPRESSED, status_reason=Reason.OPTED_OUT, updated_at=clock.now())
             return "opted_out"
         if keyword in START_KEYWORDS:
             SmsOptOut.objects.filter(phone=from_phone).delete()
@@ -143,7 +143,7 @@ def register_push_device(*, patient: Patient, token: str, platform: str) -> Push
 
 def deactivate_push_tokens(*, tokens: Iterable[str]) -> int:
     return PushDevice.objects.filter(token__in=list(tokens), is_active=True).update(
-        is_active=False, updated_at=timezone.now()
+        is_active=False, updated_at=clock.now()
     )
 
 
@@ -183,7 +183,7 @@ def resolve_follow_up(*, item: FollowUpItem, resolved_by: AbstractBaseUser, note
             raise InvalidInput("This follow-up is already resolved.")
         item.status = FollowUpItem.Status.RESOLVED
         item.resolved_by = resolved_by
-        item.resolved_at = timezone.now()
+        item.resolved_at = clock.now()
         item.resolution_note = note.strip()
         item.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note", "updated_at"])
         return item

@@ -2,10 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from clinic import audit
+from clinic import audit, clock
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
@@ -130,7 +129,7 @@ class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     # --- Staff admin panel (issue 6): attendance, cancel and move from the session's page ---
     @admin.display(description="attendance")
     def attendance_link(self, obj: Session) -> str:
-        if obj.status != "scheduled" or obj.starts_at > timezone.now():
+        if obj.status != "scheduled" or obj.starts_at > clock.now():
             return ""
         url = reverse("admin:scheduling_session_attendance", args=[obj.pk])
         return format_html('<a class="button" href="{}">Take attendance</a>', url)

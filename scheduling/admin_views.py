@@ -20,9 +20,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
-from clinic import access, audit
+from clinic import access, audit, clock
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from scheduling import services
@@ -146,7 +145,7 @@ def attendance_view(model_admin: admin.ModelAdmin):
             **_context(model_admin, request, session, f"Attendance · {session.series.name}"),
             "form": form,
             "has_recorded": any(b.attendance for b in bookings),
-            "not_started": session.starts_at > timezone.now(),
+            "not_started": session.starts_at > clock.now(),
             "unrecorded": sum(1 for b in bookings if not b.attendance),
         }
         return TemplateResponse(request, "admin/scheduling/session/attendance.html", context)
@@ -235,7 +234,7 @@ def session_tools(*, session: Session, user) -> list[tuple[str, str]]:
     tools = []
     if user.has_perm(TAKE_ATTENDANCE) and session.status == SessionStatus.SCHEDULED:
         tools.append(("Take attendance", reverse("admin:scheduling_session_attendance", args=[session.pk])))
-    upcoming = session.status == SessionStatus.SCHEDULED and session.starts_at > timezone.now()
+    upcoming = session.status == SessionStatus.SCHEDULED and session.starts_at > clock.now()
     if user.has_perm(CHANGE_SESSION) and upcoming:
         tools.append(("Cancel this session", reverse("admin:scheduling_session_cancel", args=[session.pk])))
         tools.append(("Move this session", reverse("admin:scheduling_session_move", args=[session.pk])))
@@ -403,7 +402,7 @@ def consent_summary(*, patient, user) -> dict:
         "calendar_feed": CalendarFeed.objects.filter(patient=patient, revoked_at__isnull=True).exists(),
     }
     if access.can_view_clinical(user):
-        now = timezone.now()
+        now = clock.now()
         summary["disclosures_in_force"] = DisclosureConsent.objects.filter(
             patient=patient, revoked_at__isnull=True, given_at__lte=now, expires_at__gt=now
         ).count()

@@ -7,7 +7,6 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -15,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
-from clinic import access, audit
+from clinic import access, audit, clock
 from clinic.api.fields import BlankChoicesAsNullMixin, LocalTimeField, OptionalChoiceField
 from clinic.api.permissions import IsPatient
 from clinic.api.serializers import (
@@ -120,7 +119,7 @@ class MySessionFilter(django_filters.FilterSet):
         return queryset.filter(Q(updated_at__gte=value) | Q(session__updated_at__gte=value))
 
     def by_time(self, queryset, name, value):
-        now = timezone.now()
+        now = clock.now()
         if value == "upcoming":
             return queryset.filter(ends_at__gt=now).order_by("starts_at", "id")
         return queryset.filter(ends_at__lte=now).order_by("-starts_at", "-id")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from icalendar import Calendar, Event
 
+from clinic import clock
 from patients.models import Patient
 from reminders.content import sender_for
 from scheduling import selectors
@@ -30,7 +31,7 @@ def build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes
 
 
 def _build_calendar(*, patient: Patient, now: dt.datetime | None = None) -> bytes:
-    now = now or timezone.now()
+    now = now or clock.now()
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
+from clinic import clock
 from clinic.errors import DomainError
 from programs.models import Program
 from scheduling import services
@@ -137,7 +137,7 @@ def _mark(persona: str, rng: random.Random, *, recent: bool, duration: int) -> t
 
 def record_history(*, recorded_by, now: dt.datetime | None = None) -> int:
     """Attendance for every ended session that has bookings and none recorded yet. Returns sessions recorded."""
-    now = now or timezone.now()
+    now = now or clock.now()
     unrecorded = Booking.objects.active().filter(session=OuterRef("pk"), attendance="")
     sessions = list(
         Session.objects.scheduled()
@@ -184,7 +184,7 @@ def ensure_one_off_and_feed(*, iop_programs: list[Program]) -> str | None:
     Returns the feed token when it is issued (it is shown once; only its hash is kept).
     """
     individual = Session.objects.scheduled().filter(
-        series__books_enrolled=False, series__program__in=iop_programs, starts_at__gt=timezone.now(), booked_count=0
+        series__books_enrolled=False, series__program__in=iop_programs, starts_at__gt=clock.now(), booked_count=0
     )
     if not Booking.objects.filter(source="one_off").exists():
         for session in individual.select_related("series__program")[:3]:
@@ -196,7 +196,7 @@ def ensure_one_off_and_feed(*, iop_programs: list[Program]) -> str | None:
                     continue  # the patient is busy then; the demo simply books fewer
     if CalendarFeed.objects.exists():
         return None
-    booking = Booking.objects.active().filter(starts_at__gt=timezone.now(), placement__kind="iop").first()
+    booking = Booking.objects.active().filter(starts_at__gt=clock.now(), placement__kind="iop").first()
     if booking is None:
         return None
     return services.issue_calendar_feed(patient=booking.patient)

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
 
+from clinic import clock
 from patients.models import Patient
 from programs.models import Placement, PlacementKind, Program
 from scheduling.models import Attendance, Booking, CalendarFeed, Session, SessionStatus
@@ -195,7 +195,7 @@ def upcoming_bookings(*, patient: Patient, now: dt.datetime | None = None) -> Qu
     """The patient's booked sessions that have not ended yet."""
     return (
         Booking.objects.active()
-        .filter(patient=patient, ends_at__gt=now or timezone.now(), session__status=SessionStatus.SCHEDULED)
+        .filter(patient=patient, ends_at__gt=now or clock.now(), session__status=SessionStatus.SCHEDULED)
         .select_related("session__series__program__site__messaging_profile")
         .order_by("starts_at")
     )
@@ -226,7 +226,7 @@ def sessions_today(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Se
 
     The day is the program's (a Chicago site's evening group is still "today" after midnight UTC).
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     zones = set(Program.objects.values_list("time_zone", flat=True))
     today = Q(pk__in=[])
     for zone in zones:
@@ -239,7 +239,7 @@ def sessions_today(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Se
 
 def sessions_awaiting_attendance(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:
     """Sessions that started in the last week with a booked patient whose attendance is not recorded."""
-    now = now or timezone.now()
+    now = now or clock.now()
     unrecorded = Booking.objects.active().filter(session=OuterRef("pk"), attendance="")
     sessions = (
         Session.objects.scheduled()
@@ -332,7 +332,7 @@ def patient_attendance(*, patient: Patient, today: dt.date, weeks: int = 6, rece
         )
     latest = list(
         Booking.objects.active()
-        .filter(patient=patient, starts_at__lte=timezone.now(), session__status=SessionStatus.SCHEDULED)
+        .filter(patient=patient, starts_at__lte=clock.now(), session__status=SessionStatus.SCHEDULED)
         .select_related("session__series__program")
         .order_by("-starts_at")[:recent]
     )

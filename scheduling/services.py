@@ -80,7 +80,7 @@ MAX_DURATION_MINUTES = 12 * 60
 
 
 def local_today(time_zone: str) -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(time_zone)).date()
+    return clock.local_today(time_zone)
 
 
 def horizon_days() -> int:
@@ -400,7 +400,7 @@ def generate_sessions(
 _BOOK_TRACK_SQL = """
 INSERT INTO scheduling_booking (public_id, created_at, updated_at, session_id, patient_id, placement_id, source,
                                 starts_at, ends_at, cancel_reason, attendance, patient_response)
-SELECT gen_random_uuid(), now(), now(), c.session_id, c.patient_id, c.placement_id, 'track',
+SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, c.session_id, c.patient_id, c.placement_id, 'track',
        c.starts_at, c.ends_at, '', '', ''
   FROM (
     SELECT s.id AS session_id, p.patient_id, p.id AS placement_id, s.starts_at, s.ends_at,
@@ -452,7 +452,9 @@ def _book_track_sessions(
     if not session_ids:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(_BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id})
+        cursor.execute(
+            _BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id, "stamp": clock.now()}
+        )
         booking_ids = [row[0] for row in cursor.fetchall()]
     _plan_reminders(booking_ids)
     return len(booking_ids)
@@ -578,7 +580,7 @@ def cancel_booking(*, booking: Booking) -> Booking:
             return booking
         if booking.attendance:
             raise SessionLocked("Attendance is recorded for this booking; correct the attendance instead.")
-        booking.cancelled_at = timezone.now()
+        booking.cancelled_at = clock.now()
         booking.cancel_reason = CancelReason.STAFF
         booking.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])
         _cancel_reminders([booking.pk])
@@ -601,10 +603,10 @@ def respond_to_booking(*, booking: Booking, response: PatientResponse | str) -> 
             raise SessionCancelled(_("This booking was cancelled; there is nothing to answer."))
         if booking.session.status == SessionStatus.CANCELLED:
             raise SessionCancelled(_("This session was cancelled."))
-        if booking.starts_at <= timezone.now():
+        if booking.starts_at <= clock.now():
             raise SessionLocked(_("This session has already started."))
         booking.patient_response = response
-        booking.patient_responded_at = timezone.now()
+        booking.patient_responded_at = clock.now()
         booking.save(update_fields=["patient_response", "patient_responded_at", "updated_at"])
         return booking
 
@@ -614,14 +616,14 @@ def _has_attendance() -> Exists:
 
 
 def _check_unlocked(session: Session, *, action: str) -> None:
-    if session.starts_at <= timezone.now():
+    if session.starts_at <= clock.now():
         raise SessionLocked(f"This session has already started; it cannot be {action}.")
     if session.bookings.exclude(attendance="").exists():
         raise SessionLocked(f"Attendance is recorded for this session; it cannot be {action}.")
 
 
 def _cancel_sessions(session_ids: list[int], *, reason: str) -> None:
-    now = timezone.now()
+    now = clock.now()
     booking_ids = list(Booking.objects.active().filter(session_id__in=session_ids).values_list("pk", flat=True))
     Booking.objects.filter(pk__in=booking_ids).update(
         cancelled_at=now, cancel_reason=CancelReason.SESSION_CANCELLED, updated_at=now
@@ -655,7 +657,7 @@ def move_session(*, session: Session, starts_at: dt.datetime, reason: str = "") 
         if session.status == SessionStatus.CANCELLED:
             raise SessionCancelled("This session is cancelled; it cannot be moved.")
         _check_unlocked(session, action="moved")
-        if starts_at <= timezone.now():
+        if starts_at <= clock.now():
             raise InvalidSchedule("A session can only be moved to a time in the future.", field="starts_at")
         series = session.series
         local_date = starts_at.astimezone(ZoneInfo(series.program.time_zone)).date()
@@ -693,7 +695,7 @@ def add_closure(*, site: Site, date: dt.date, reason: str) -> Closure:
         sessions = Session.objects.scheduled().filter(series__program__site=site, local_date=date)
         # Sessions already under way or with attendance are what happened; they stay.
         open_ids = list(
-            sessions.filter(starts_at__gt=timezone.now())
+            sessions.filter(starts_at__gt=clock.now())
             .exclude(_has_attendance())
             .order_by("pk")
             .select_for_update(of=("self",))
@@ -728,7 +730,7 @@ def record_attendance(
         session = _lock_session(session)
         if session.status == SessionStatus.CANCELLED:
             raise SessionCancelled("This session was cancelled; there is no attendance to record.")
-        if session.starts_at > timezone.now():
+        if session.starts_at > clock.now():
             raise SessionNotStarted(
                 f"This session starts at {session.starts_at.astimezone(ZoneInfo(session.series.program.time_zone)):%Y-%m-%d %H:%M}; "  # noqa: E501
                 "attendance is recorded once it has started."
@@ -866,12 +868,12 @@ def issue_calendar_feed(*, patient: Patient) -> str:
     with transaction.atomic():
         CalendarFeed.objects.update_or_create(
             patient=patient,
-            defaults={"token_hash": hash_token(token), "rotated_at": timezone.now(), "revoked_at": None},
+            defaults={"token_hash": hash_token(token), "rotated_at": clock.now(), "revoked_at": None},
         )
     return token
 
 
 def revoke_calendar_feed(*, patient: Patient) -> None:
     CalendarFeed.objects.filter(patient=patient, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), updated_at=timezone.now()
+        revoked_at=clock.now(), updated_at=clock.now()
     )

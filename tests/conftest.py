@@ -5,15 +5,40 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+import time_machine
 
+from clinic import clock
 from clinic.access import Role
 from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory, staff_member
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "instant(when): run the test and its fixtures from this instant (ISO 8601 with offset), the clock ticking",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _chosen_instant(request):
+    """A test marked `@pytest.mark.instant("2027-01-06T17:00:00Z")` runs from that instant, fixtures included.
+
+    Autouse, so it travels before the test's other fixtures build their data ("tomorrow",
+    "next Monday") from `clinic.clock`. Unmarked tests run at the real instant, which CI
+    moves with faketime (see the README): they must hold at every instant.
+    """
+    marker = request.node.get_closest_marker("instant")
+    if marker is None:
+        yield None
+        return
+    with time_machine.travel(dt.datetime.fromisoformat(marker.args[0]), tick=True) as traveller:
+        yield traveller
+
+
 @pytest.fixture
 def today() -> dt.date:
-    return timezone.localdate()
+    """Today's date as the application sees it (`clinic.clock`), at the instant the test runs or travels to."""
+    return clock.today()
 
 
 @pytest.fixture

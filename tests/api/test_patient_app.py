@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from clinic import clock
 from clinic.models import AuditEvent
 from programs import services as journey
 from scheduling.models import Booking
@@ -66,7 +67,9 @@ def test_a_cancelled_session_shows_as_cancelled(me, world, site_clinician):
 def test_care_shows_this_weeks_hours_against_the_target(me, world):
     week = me.get("/api/v1/me/care/").json()["this_week"]
     assert week["target_hours"] == "9.0"
-    assert week["week_start"] == (timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())).isoformat()
+    # The week of the program's own date (a Monday 01:00 UTC is still Sunday in New York).
+    local_today = clock.local_today(world.iop.time_zone)
+    assert week["week_start"] == (local_today - dt.timedelta(days=local_today.weekday())).isoformat()
     assert float(week["scheduled_hours"]) >= float(week["attended_hours"]) == 0
 
 

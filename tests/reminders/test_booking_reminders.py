@@ -54,7 +54,8 @@ def _make_due(reminders):
 
 def test_enrolling_plans_24h_and_2h_reminders_for_sessions_inside_the_horizon_only(booked):
     now = timezone.now()
-    inside = [b for b in booked if b.session.starts_at <= now + HORIZON]
+    # Today's session may already have started (after 18:00 in New York): it gets no reminders.
+    inside = [b for b in booked if now < b.session.starts_at <= now + HORIZON]
     outside = [b for b in booked if b.session.starts_at > now + HORIZON]
     assert inside and outside, "the daily group should have sessions on both sides of the horizon"
 
@@ -91,7 +92,9 @@ def test_cancelling_a_booking_cancels_its_pending_reminders(booked):
 def test_moving_a_session_replaces_its_reminders_with_ones_for_the_new_time(booked):
     booking = _latest_planned(booked)
     old_start = booking.session.starts_at
-    new_start = old_start + dt.timedelta(hours=1)
+    # An hour earlier, so the new time stays inside the planning horizon at every instant
+    # (an hour later can fall beyond it when the test runs shortly after 17:00 in New York).
+    new_start = old_start - dt.timedelta(hours=1)
 
     services.move_session(session=booking.session, starts_at=new_start, reason="Room change")
 
@@ -157,6 +160,8 @@ def test_a_revoked_consent_stops_the_next_reminder(booked, patient, locmem_chann
     assert locmem_channels == []
 
 
+# Noon in New York on a Wednesday: outside the patient's quiet hours (21:00-08:00), so the reminder may go.
+@pytest.mark.instant("2027-01-06T17:00:00+00:00")
 def test_a_due_booking_reminder_goes_out_discreetly(booked, patient, locmem_channels):
     booking = _latest_planned(booked)
     _make_due(list(Reminder.objects.filter(booking=booking, kind="24h", channel="email")))

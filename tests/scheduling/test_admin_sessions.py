@@ -203,7 +203,11 @@ def test_a_session_that_has_started_cannot_be_cancelled_and_the_page_says_why(cl
     assert last_session.status == "scheduled"
 
 
-def test_move_one_occurrence_in_the_programs_local_time(client, site_clinician, next_session, patient):
+def test_move_one_occurrence_in_the_programs_local_time(client, site_clinician, group, patient, today):
+    # A Wednesday's group, so that the next day (Thursday) has a group too, whatever today is.
+    next_session = Session.objects.filter(
+        series=group, local_date__gt=today + dt.timedelta(days=1), local_date__week_day=4
+    ).order_by("starts_at")[0]
     client.force_login(site_clinician)
     url = _url("session_move", next_session)
     # Onto the next day's group: the patients would be double-booked, and the page says so.
