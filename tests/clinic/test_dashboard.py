@@ -12,9 +12,18 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def demo_clinic(django_db_setup, django_db_blocker):
+    """Seeded once for the module (a minute of work), then flushed; each test's changes roll back."""
+    with django_db_blocker.unblock():
+        call_command("seed_demo", "--no-progress", "--patients", "40")
+    yield
+    with django_db_blocker.unblock():
+        call_command("flush", "--no-input")
+
+
 @pytest.fixture
-def staff_client(client):
-    call_command("seed_demo", "--no-progress", "--patients", "40")
+def staff_client(demo_clinic, client):
     client.force_login(UserFactory(username="root", is_superuser=True))
     return client
 
