@@ -57,6 +57,32 @@ if ! command -v faketime > /dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime > /dev/null
 fi
 
+# Two lanes by default: each instant is mostly one pytest process, and this machine has two cores.
+# Each lane runs every other instant on its own ports, template cluster and Redis; the output of a
+# lane is printed when it ends, and the run fails if either lane failed.
+LANES=${INSTANTS_LANES:-2}
+if [ -z "${INSTANTS_LANE:-}" ] && [ "$LANES" -gt 1 ] && [ ${#INSTANTS[@]} -gt 1 ]; then
+  pids=()
+  logs=()
+  for ((lane = 0; lane < LANES; lane++)); do
+    part=()
+    for ((i = lane; i < ${#INSTANTS[@]}; i += LANES)); do part+=("${INSTANTS[$i]}"); done
+    log=$(mktemp /tmp/instants-lane$lane.XXXXXX)
+    INSTANTS_LANE=$lane INSTANTS_PG_PORT=$((PG_PORT + lane)) INSTANTS_REDIS_PORT=$((REDIS_PORT + lane)) \
+      "$0" "${part[@]}" > "$log" 2>&1 &
+    pids+=($!)
+    logs+=("$log")
+  done
+  status=0
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || status=1
+    printf -- '--- lane %d\n' "$i"
+    cat "${logs[$i]}"
+    rm -f "${logs[$i]}"
+  done
+  exit $status
+fi
+
 FAKETIME_LIB=$(dpkg -L libfaketime 2> /dev/null | grep -m1 '/libfaketime\.so\.1$')
 [ -n "$FAKETIME_LIB" ] || { echo "libfaketime not found" >&2; exit 2; }
 
