@@ -28,6 +28,7 @@ from clinic.api.serializers import (
     ScopedPublicIdField,
 )
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
+from clinic.api.strict import StrictInputMixin
 from clinic.errors import InvalidInput
 from clinic.models import AuditAction, AuditCategory
 from patients.models import Patient
@@ -76,7 +77,7 @@ class ReferralFilter(django_filters.FilterSet):
         fields = ["program", "patient", "status"]
 
 
-class ReferralCreateSerializer(serializers.Serializer):
+class ReferralCreateSerializer(StrictInputMixin, serializers.Serializer):
     program = ScopedPublicIdField(queryset=Program.objects.all())
     source = serializers.ChoiceField(choices=ReferralSource.choices)
     referred_on = BoundedDateField()
@@ -138,7 +139,7 @@ class ScreenReferral(_ReferralView):
         return self._answer(referral, action=AuditAction.CHANGE, detail="status: screening")
 
 
-class AcceptSerializer(serializers.Serializer):
+class AcceptSerializer(StrictInputMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
     patient = ScopedPublicIdField(
         queryset=Patient.objects.all(), required=False, help_text="The existing patient this person is."
@@ -164,7 +165,7 @@ class AcceptReferral(_ReferralView):
         return self._answer(referral, action=AuditAction.CHANGE, detail="status: accepted")
 
 
-class CloseSerializer(serializers.Serializer):
+class CloseSerializer(StrictInputMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[
             (s.value, s.label) for s in (ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN, ReferralStatus.NO_RESPONSE)
@@ -185,7 +186,7 @@ class CloseReferral(_ReferralView):
         return self._answer(referral, action=AuditAction.CHANGE, detail=f"status: {referral.status}")
 
 
-class PrioritySerializer(serializers.Serializer):
+class PrioritySerializer(StrictInputMixin, serializers.Serializer):
     priority = serializers.IntegerField(min_value=1, max_value=5)
     reason = serializers.CharField(max_length=2000)
 
@@ -256,7 +257,7 @@ class ReservationFilter(django_filters.FilterSet):
         fields = ["program", "patient", "status"]
 
 
-class ReserveSerializer(serializers.Serializer):
+class ReserveSerializer(StrictInputMixin, serializers.Serializer):
     referral = ScopedPublicIdField(queryset=Referral.objects.select_related("program"))
     bed = ScopedPublicIdField(queryset=Bed.objects.select_related("program"), required=False, allow_null=True)
     start_on = BoundedDateField()
@@ -291,7 +292,7 @@ class ReservationDetail(_ReservationView, StaffDetailView):
     required_permissions = {"GET": "admissions.view_reservation"}
 
 
-class AdmitReservationSerializer(serializers.Serializer):
+class AdmitReservationSerializer(StrictInputMixin, serializers.Serializer):
     admitted_on = BoundedDateField(required=False)
 
 
@@ -310,7 +311,7 @@ class AdmitReservation(_ReservationView):
         return Response(self.get_serializer(reservation).data)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(StrictInputMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 

@@ -8,7 +8,6 @@ enters coverage and sees whether care is authorized, never the authorization not
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import django_filters
 from django.db.models import Prefetch
@@ -44,18 +43,14 @@ def _valid(serializer_class, request, view, **kwargs) -> dict:
     return dict(serializer.validated_data)
 
 
-class PayerField(serializers.SlugRelatedField):
-    """A payer by public UUID (payers are the same at every site; a malformed id is "invalid", not a 500)."""
+class PayerField(ScopedPublicIdField):
+    """A payer by public UUID. Payers are the same at every site, so every caller sees them all."""
 
     def __init__(self, **kwargs):
-        super().__init__(slug_field="public_id", queryset=Payer.objects.all(), **kwargs)
+        super().__init__(queryset=Payer.objects.all(), **kwargs)
 
-    def to_internal_value(self, data):
-        try:
-            uuid.UUID(str(data))
-        except (TypeError, ValueError, AttributeError):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+    def scope(self, queryset, request):
+        return queryset
 
 
 # --- payers and coverage -------------------------------------------------------------------------------------
@@ -367,6 +362,7 @@ class Worklist(StaffListView):
     stepped down without an IOP authorization."""
 
     serializer_class = WorklistItemSerializer
+    filter_backends: list = []  # its parameters are its own (kind); no model filter applies
     required_permissions = {"GET": "utilization.view_concurrentreview"}
     audit_category = AuditCategory.PAYER
     patient_attr = ""  # recorded below, with the patients of the page
@@ -450,6 +446,7 @@ class BillableUnits(StaffListView):
     patient, day and code, with the authorization that covers it or "not covered". The admin streams it as CSV."""
 
     serializer_class = BillableUnitSerializer
+    filter_backends: list = []  # rows come from a selector, filtered by BillableUnitQuerySerializer
     required_permissions = {"GET": "utilization.export_billable_units"}
     audit_category = AuditCategory.PAYER
     patient_attr = ""
