@@ -6,12 +6,11 @@ should not grow with the number of patients: the report shows it at each scale.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
-from bench.config import ROOT, VENV_BIN, bench_environment
-from bench.memory import _children, peak_rss_tree
+from bench.config import bench_environment
+from bench.memory import peak_rss_tree, running_worker
 
 
 def measure(*, out: Path, timeout: float = 600) -> dict:
@@ -27,19 +26,9 @@ def measure(*, out: Path, timeout: float = 600) -> dict:
         username="bench.fhir", defaults={"is_superuser": True, "is_staff": True}
     )
     BulkExport.objects.filter(requested_by=user).update(status=ExportStatus.CANCELLED)
-    env = bench_environment()
-    log = open(out / "celery-fhir-export.log", "w")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(
-        [str(VENV_BIN / "celery"), "-A", "clinic", "worker", "--concurrency", "1", "--pool", "prefork",
-         "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", "benchfhir@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not _children(process.pid):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start; see celery-fhir-export.log")
-            time.sleep(0.2)
+    with running_worker(
+        env=bench_environment(), log=out / "celery-fhir-export.log", concurrency=1, name="fhir"
+    ) as process:
         baseline = peak_rss_tree(process.pid)["max_process_mib"]
         started = time.perf_counter()
         with transaction.atomic():
@@ -57,14 +46,6 @@ def measure(*, out: Path, timeout: float = 600) -> dict:
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
         memory = peak_rss_tree(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
     folder = services.export_dir(export)
     sizes = {p.stem: p.stat().st_size for p in folder.glob("*.ndjson")} if folder.exists() else {}
     services.delete_export(export=export)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.config import ROOT, VENV_BIN, bench_environment
@@ -48,6 +49,32 @@ def peak_rss_tree(pid: int) -> dict:
     }
 
 
+@contextmanager
+def running_worker(*, env: dict[str, str], log: Path, concurrency: int, name: str):
+    """A real Celery worker (prefork) as a subprocess, started and ready; stopped on exit. Yields the process."""
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "clinic", "worker", "--concurrency", str(concurrency), "--pool",
+             "prefork", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+             "-n", f"{name}@%h"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not _children(process.pid):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Celery worker did not start; see {log.name}")
+                time.sleep(0.2)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def measure_worker(*, out: Path, today: dt.date, weeks: int, timeout: float = 300) -> dict:
     """Drop the generated horizon, let a real worker regenerate it through the Redis broker, read its peak RSS."""
     from django.db import connection, transaction
@@ -64,18 +91,7 @@ def measure_worker(*, out: Path, today: dt.date, weeks: int, timeout: float = 30
     env = bench_environment()
     # The worker's nightly task rolls the horizon on from today; give it the same number of weeks.
     env["SCHEDULING_HORIZON_WEEKS"] = str(weeks)
-    log = open(out / "celery-worker.log", "w")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(
-        [str(VENV_BIN / "celery"), "-A", "clinic", "worker", "--concurrency", "2", "--pool", "prefork",
-         "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", "bench@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not _children(process.pid):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start; see celery-worker.log")
-            time.sleep(0.2)
+    with running_worker(env=env, log=out / "celery-worker.log", concurrency=2, name="bench") as process:
         started = time.perf_counter()
         with transaction.atomic():
             transaction.on_commit(lambda: app.send_task("scheduling.generate_sessions", args=[None]))
@@ -89,14 +105,6 @@ def measure_worker(*, out: Path, today: dt.date, weeks: int, timeout: float = 30
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
         memory = peak_rss_tree(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
     return {
         "task": "scheduling.generate_sessions (whole horizon)",
         "sessions_expected": expected,
