@@ -25,6 +25,7 @@ def _form_data(response, **fields):
         "legal_last_name": "Vega",
         "date_of_birth": "1990-05-04",
         "time_zone": "America/New_York",
+        "preferred_language": "en",
         "quiet_hours_start": "21:00",
         "quiet_hours_end": "08:00",
         "sms_allowed": "on",
