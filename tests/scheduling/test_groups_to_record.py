@@ -23,9 +23,9 @@ def shift():
 
 @pytest.fixture
 def group(running_group, enrolled, other_patient, iop, clinician):
-    from programs import services as journey
+    from tests.scheduling.conftest import enroll_with_history
 
-    journey.enroll_in_iop(patient=other_patient, program=iop, start_on=enrolled.start_on, enrolled_by=clinician)
+    enroll_with_history(patient=other_patient, program=iop, start_on=enrolled.start_on, enrolled_by=clinician)
     return running_group
 
 
