@@ -129,6 +129,21 @@ make_template() {
   pg_ctl -D "$template/pg" -m fast stop > /dev/null
 }
 
+# This instant's Redis, answering before the tests start (a daemonized start returns before it listens).
+start_redis() {
+  local try
+  for try in 1 2 3; do
+    env -u LD_PRELOAD redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+      --daemonize yes --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log" > /dev/null
+    for _ in $(seq 50); do
+      [ "$(redis-cli -p "$REDIS_PORT" ping 2> /dev/null)" = PONG ] && return 0
+      sleep 0.1
+    done
+    echo "redis on port $REDIS_PORT did not answer (try $try)" >&2
+  done
+  return 1
+}
+
 run_instant() {
   local instant=$1 target offset started result status
   target=$(date -u -d "$instant" +%s) || { echo "not an instant: $instant" >&2; return 2; }
@@ -146,8 +161,7 @@ run_instant() {
     "$PG_BIN/pg_ctl" -D "$tmp/pg" -l "$tmp/server.log" -w -o "$PG_OPTS -k $tmp/pg" start > /dev/null \
     || { cat "$tmp/server.log" >&2; return 1; }
 
-  env -u LD_PRELOAD redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --daemonize yes --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log" > /dev/null
+  start_redis || { cat "$tmp/redis.log" >&2 2> /dev/null; return 1; }
 
   env -u LD_PRELOAD PYTHONPATH="$PWD/.ci/faketime${PYTHONPATH:+:$PYTHONPATH}" \
     DATABASE_URL="postgres://postgres@localhost:$PG_PORT/clinic" \
