@@ -377,7 +377,7 @@ def reserve(
         if program.is_residential:
             if bed is None:
                 raise InvalidInput(f"{program.name} is residential: choose a bed to reserve.", field="bed")
-            bed = Bed.objects.select_for_update().select_related("program").get(pk=bed.pk)
+            bed = Bed.objects.select_for_update(of=("self",)).select_related("program").get(pk=bed.pk)
             if bed.program_id != program.pk:
                 raise WrongProgram(
                     f"Bed {bed.label} belongs to {bed.program.name}, not to {program.name} the patient is waiting for.",

@@ -135,7 +135,9 @@ def register_bed_claim_check(check) -> None:
 
 def _lock_bed_for(*, bed: Bed, start_on: dt.date, patient: Patient | None = None) -> Bed:
     """Lock the bed row so two admissions to it queue up, then check it is free from ``start_on`` on."""
-    bed = Bed.objects.select_for_update().select_related("program").get(pk=bed.pk)
+    # The bed row only (not its program's too): a reservation locks the program, then the bed, and
+    # locking both here in one statement deadlocked against it (found by the admission/reservation race).
+    bed = Bed.objects.select_for_update(of=("self",)).select_related("program").get(pk=bed.pk)
     for check in BED_CLAIM_CHECKS:
         check(bed=bed, start_on=start_on, patient=patient)
     if not bed.program.is_residential:

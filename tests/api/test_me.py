@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from clinic import clock
 from programs import services
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,9 @@ def test_revoking_messaging_consent_takes_effect(as_patient, patient):
     assert not patient.has_messaging_consent
 
 
-def test_the_care_journey_in_plain_words(as_patient, patient, bed, iop, clinician, today):
+def test_the_care_journey_in_plain_words(as_patient, patient, bed, iop, clinician):
+    # The patient's own date: /me/care/ judges "current" by it (at 00:30 UTC it is still yesterday in New York).
+    today = clock.local_today(patient.time_zone)
     stay = services.admit_to_residential(
         patient=patient, bed=bed, admitted_on=today - dt.timedelta(days=31), admitted_by=clinician
     )
