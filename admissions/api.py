@@ -49,6 +49,8 @@ class ReferralSerializer(ClinicalDetailMixin, serializers.ModelSerializer):
     patient = PatientRefSerializer(read_only=True, allow_null=True)
     days_waiting = serializers.SerializerMethodField()
     clinical = ReferralClinicalSerializer(source="*", read_only=True, allow_null=True)
+    # As given, and "" when none was: a plain string in the schema, since "" is no e-mail address.
+    email = serializers.CharField(read_only=True)
 
     class Meta:
         model = Referral

@@ -368,7 +368,10 @@ def reserve(
                 f"{referral.get_status_display().lower()}.",
                 field="referral",
             )
-        program = Program.objects.select_for_update().get(pk=referral.program_id)
+        # Reservations of one program queue up here (seat counts). NO KEY UPDATE, not UPDATE: an admission
+        # inserting a stay takes a KEY SHARE lock on the program (its foreign key) while holding the bed,
+        # and a full UPDATE lock here deadlocked against it (found by the reservation/admission race).
+        program = Program.objects.select_for_update(no_key=True).get(pk=referral.program_id)
         today = _today_at(program)
         if start_on < today:
             raise InvalidDate("A reservation cannot start in the past.", field="start_on")
