@@ -203,7 +203,8 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
             INSERT INTO patients_patient (id, public_id, created_at, updated_at, mrn, legal_first_name, legal_last_name,
                 preferred_name, date_of_birth, phone, email, time_zone, user_id, registered_site_id, sms_allowed,
                 email_allowed, push_allowed, messaging_consent_given_at, messaging_consent_revoked_at,
-                quiet_hours_start, quiet_hours_end, confidential_communication, confidential_instructions)
+                quiet_hours_start, quiet_hours_end, confidential_communication, confidential_instructions,
+                preferred_language)
             SELECT g, gen_random_uuid(), now(), now(), 'BENCH-' || lpad(g::text, 6, '0'),
                    (ARRAY['Alex','Jordan','Taylor','Morgan','Casey','Riley','Maria','Wei','Aisha','Diego'])
                        [1 + g %% 10],
@@ -215,7 +216,8 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
                    g %% 13 <> 0, true, true,
                    CASE WHEN g %% 7 <> 0 THEN now() - interval '200 days' END, NULL,
                    TIME '21:00', TIME '08:00', g %% 50 = 0,
-                   CASE WHEN g %% 50 = 0 THEN 'No texts: shared phone' ELSE '' END
+                   CASE WHEN g %% 50 = 0 THEN 'No texts: shared phone' ELSE '' END,
+                   CASE WHEN g %% 4 = 0 THEN 'es' ELSE 'en' END
               FROM generate_series(1, %(n)s) AS g
             """,
             {"n": n, "sites": n_sites, "zones": ZONES, "nzones": len(ZONES), "logins": n_logins, "staff": n_staff},
