@@ -30,8 +30,8 @@ _COLUMNS = """public_id, created_at, updated_at, patient_id, booking_id, checkin
 RAW_BOOKINGS_SQL = f"""
 INSERT INTO reminders_reminder ({_COLUMNS})
 SELECT gen_random_uuid(), now(), now(), b.patient_id, b.id, NULL, h.before || 'h', ch.channel,
-       s.starts_at - make_interval(hours => h.before), s.starts_at, s.starts_at - make_interval(hours => h.before),
-       'pending', '', 0, '', '',
+       s.starts_at - make_interval(hours => h.before), s.starts_at,
+       GREATEST(s.starts_at - make_interval(hours => h.before), %(now)s), 'pending', '', 0, '', '',
        'booking:' || b.public_id || ':' || to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MI"Z"')
        || ':' || h.before || 'h:' || ch.channel
   FROM scheduling_booking b
@@ -49,7 +49,7 @@ RAW_CHECKINS_SQL = f"""
 INSERT INTO reminders_reminder ({_COLUMNS})
 SELECT gen_random_uuid(), now(), now(), pl.patient_id, NULL, c.id, k.kind, ch.channel,
        (c.due_on + k.day_offset + k.at) AT TIME ZONE pt.time_zone, (c.due_on + 1)::timestamp AT TIME ZONE pt.time_zone,
-       (c.due_on + k.day_offset + k.at) AT TIME ZONE pt.time_zone, 'pending', '', 0, '', '',
+       GREATEST((c.due_on + k.day_offset + k.at) AT TIME ZONE pt.time_zone, %(now)s), 'pending', '', 0, '', '',
        'checkin:' || c.public_id || ':' || to_char(c.due_on, 'YYYYMMDD') || ':' || k.kind || ':' || ch.channel
   FROM programs_aftercarecheckin c
   JOIN programs_aftercareplan pl ON pl.id = c.plan_id
