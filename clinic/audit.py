@@ -110,6 +110,9 @@ def record(
         "request_id": getattr(http, "request_id", "") if http is not None else "",
         "detail": detail[:300],
     }
+    # PostgreSQL text cannot hold NUL: a caller's parameter name or user agent with one must not
+    # turn the audit write (and so the whole response) into a server error.
+    common = {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in common.items()}
     events = [AuditEvent(patient_id=pid, **common) for pid in _patient_ids(patients)]
     buffer = getattr(http, _BUFFER, None) if http is not None else None
     if buffer is None:

@@ -148,3 +148,18 @@ def test_access_report_and_summary(patient, site_clinician, front_desk, other_pa
     assert audit.access_report(patient=patient).count() == 3
     summary = {(r["username"], r["action"]): r["times"] for r in audit.access_summary(patient=patient)}
     assert summary == {("marcus.clinician", "view"): 2, ("lena.frontdesk", "view"): 1}
+
+
+def test_a_nul_in_a_parameter_name_or_user_agent_is_audited_not_a_server_error(site_clinician, site):
+    from rest_framework.test import APIClient
+
+    from clinic.models import AuditEvent
+    from tests.factories import PatientFactory
+
+    PatientFactory(registered_site=site)  # a patient on the page, so the list writes its audit row
+    api = APIClient()
+    api.force_authenticate(site_clinician)
+    response = api.get("/api/v1/patients/?a%00b=1", HTTP_USER_AGENT="agent\x00x")
+    assert response.status_code == 200
+    row = AuditEvent.objects.filter(user=site_clinician).latest("id")
+    assert "\x00" not in row.detail + row.user_agent + row.path
