@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from clinic import clock
 from tests.factories import BedFactory, PatientFactory, UserFactory
 
 
@@ -149,7 +150,7 @@ def world(site, residential, iop, bed, other_bed, patient, other_patient, site_c
         referral=reserved,
         bed=bed,
         start_on=today,
-        expires_at=timezone.now() + dt.timedelta(days=2),
+        expires_at=clock.now() + dt.timedelta(days=2),
         reserved_by=site_clinician,
     )
     # A session that has started, for taking attendance (Mon/Wed/Thu: one falls in any five days).

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 from icalendar import Calendar
 
+from clinic import clock
 from programs import services as journey
 from programs.models import Site
 from reminders import dispatch
@@ -69,7 +69,7 @@ def test_every_channel_says_the_discreet_name_and_a_street_address(
     PushDevice.objects.create(patient=patient, token="device-1", platform="ios")
     with time_machine.travel(INSTANT, tick=False):
         _book(evening_iop, clinician, patient)  # the 24 h reminder is overdue: it goes now, on every channel
-        now = timezone.now()
+        now = clock.now()
         dispatch.Dispatcher(now=now).deliver(dispatch.claim_due(limit=100, now=now))
 
     assert sorted(message.channel for message in locmem_channels) == ["email", "push", "sms"]

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.utils import timezone
 
+from clinic import clock
 from programs import services as journey
 from reminders import dispatch
 from reminders.models import Reminder, ReminderStatus
@@ -51,7 +51,7 @@ def two_appointments(iop, clinician, patient, settings, locmem_channels):
 
 
 def _deliver() -> dispatch.BatchResult:
-    now = timezone.now()
+    now = clock.now()
     return dispatch.Dispatcher(now=now).deliver(dispatch.claim_due(limit=100, now=now))
 
 
