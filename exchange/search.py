@@ -72,6 +72,10 @@ class ResourceType:
     documentation: dict[str, str] = field(default_factory=dict)
 
 
+def is_uuid(value: str) -> bool:
+    return _uuid_q("pk", value) is not None
+
+
 def _uuid_q(path: str, value: str) -> Q | None:
     try:
         return Q(**{path: uuid.UUID(value)})
