@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-seconds", type=float, help="seconds of load per endpoint and baseline")
     parser.add_argument("--out", type=Path, help="where report.md, results.json and the plots go")
     parser.add_argument("--seed-only", action="store_true", help="seed the first scale and stop")
+    parser.add_argument("--only", action="append", metavar="KEY",
+                        help="measure only these (repeatable; e.g. api); prints figures, writes no report")  # fmt: skip
     args = parser.parse_args(argv)
     scales = args.scale or ([0.02, 0.1] if args.quick else [0.1, 1.0])
     api_seconds = args.api_seconds or (3.0 if args.quick else 10.0)
@@ -45,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     call_command("ensure_db")
     (ROOT / "var" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise's folder; the API serves no files
     call_command("migrate", "--no-input", verbosity=0)
+    if args.only and (unknown := set(args.only) - {m.key for m in MEASURES}):
+        parser.error(f"no measure named {', '.join(sorted(unknown))}; known: {', '.join(m.key for m in MEASURES)}")
+    measures = [m for m in MEASURES if not args.only or m.key in args.only]
     results: dict = {"meta": {}, "runs": []}
     started = time.perf_counter()
     for factor in sorted(scales):
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         run: dict = {"scale": factor, "dataset": scale.describe(),
                      "seed": {"seconds": seeded.seconds, "rows": seeded.rows, "steps": seeded.steps}}  # fmt: skip
         ctx = Context(scale=scale, today=today, quick=args.quick, out=out, api_seconds=api_seconds)
-        for measure in MEASURES:
+        for measure in measures:
             t0 = time.perf_counter()
             figures = measure.run(ctx)
             if figures is not None:
@@ -77,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         "command": "make bench-quick" if args.quick else "make bench",
         "total_seconds": round(time.perf_counter() - started, 1),
     }
+    if args.only:
+        # A partial run would overwrite the whole report with holes; print its figures instead.
+        print(json.dumps(results["runs"], indent=1, default=str))
+        return
     path = report.write(results, out)
     print(f"\nReport: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
           f"({results['meta']['total_seconds']} s in all)")  # fmt: skip
