@@ -101,6 +101,8 @@ _CLINICIAN = _FRONT_DESK | {
     "programs.view_reversal",
     "programs.view_aftercareplan",
     "programs.view_aftercarecheckin",
+    # Recording a contact that completes an aftercare check-in (the aftercare worklist, issue 12).
+    "programs.change_aftercarecheckin",
 }
 _PROGRAM_ADMIN = _CLINICIAN | {
     "programs.change_site",

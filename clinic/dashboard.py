@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from clinic import access, clock
-from programs import selectors
+from programs import selectors, worklist_selectors
 from programs.models import PlacementKind, Program, Site
 
 CHART_DAYS = 30
@@ -74,10 +74,11 @@ def build(*, user, today: dt.date) -> Dashboard:
         .count()
     )
     discharges = selectors.discharges_between(start=week_start, end=week_end, sites=sites).count()
-    approaching = selectors.stays_approaching_end(on=today, sites=sites).count()
-    step_down = selectors.stays_due_step_down_decision(on=today, sites=sites).count()
-    due = selectors.checkins_due(on=today, sites=sites).count()
-    missed = selectors.checkins_missed(on=today, sites=sites).count()
+    # The worklists (issue 12) judge each program on its own local today; the figures count the same rows.
+    approaching = worklist_selectors.stays_nearing_discharge(sites=sites).count()
+    step_down = worklist_selectors.stays_due_step_down(sites=sites).count()
+    due = worklist_selectors.checkins_due(sites=sites).count()
+    missed = worklist_selectors.checkins_missed(sites=sites).count()
     board.figures += [
         Figure(
             "Admissions this week", admissions, _changelist("programs", "residentialstay", worklist="admitted_week")
@@ -86,28 +87,28 @@ def build(*, user, today: dt.date) -> Dashboard:
         Figure(
             "Stays nearing planned discharge or program maximum",
             approaching,
-            _changelist("programs", "residentialstay", worklist="approaching"),
+            reverse("admin:programs_worklist_nearing_discharge"),
             "warn" if approaching else "",
             f"within {selectors.APPROACHING_DAYS} days",
         ),
         Figure(
             "Due a step-down decision",
             step_down,
-            _changelist("programs", "residentialstay", worklist="step_down_due"),
+            reverse("admin:programs_worklist_step_down"),
             "warn" if step_down else "",
             "past the program minimum",
         ),
         Figure(
             "Aftercare check-ins due",
             due,
-            _changelist("programs", "aftercarecheckin", worklist="due"),
+            reverse("admin:programs_worklist_checkins", args=["due"]),
             "",
             "next 7 days",
         ),
         Figure(
             "Aftercare check-ins missed",
             missed,
-            _changelist("programs", "aftercarecheckin", worklist="missed"),
+            reverse("admin:programs_worklist_checkins", args=["missed"]),
             "warn" if missed else "",
             f"over {selectors.CHECKIN_GRACE_DAYS} days late",
         ),
@@ -161,8 +162,7 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
         session.started = session.starts_at <= now
     awaiting = schedule.sessions_awaiting_attendance(sites=sites).count()
     below_planned = schedule.iop_below_minimum(basis="scheduled", programs=programs).count()  # local weeks
-    last_week = today - dt.timedelta(days=7)
-    below_attended = schedule.iop_below_minimum(basis="attended", week_of=last_week, programs=programs).count()
+    below_attended = schedule.iop_below_minimum(basis="attended", weeks_back=1, programs=programs).count()
     absences = schedule.iop_consecutive_absences(programs=programs).count()
     figures = [
         Figure("Today's sessions", len(sessions), _changelist("scheduling", "session", worklist="today"),
@@ -170,13 +170,13 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
         Figure("Sessions awaiting attendance", awaiting, _changelist("scheduling", "session", worklist="awaiting"),
                "warn" if awaiting else "", f"started in the last {schedule.AWAITING_ATTENDANCE_DAYS} days"),
         Figure("IOP below weekly minimum, scheduled this week", below_planned,
-               _changelist("programs", "iopenrollment", worklist="below_minimum_scheduled"),
+               reverse("admin:programs_worklist_below_minimum", args=["scheduled"]),
                "warn" if below_planned else "", "hours booked this week, full weeks only"),
         Figure("IOP below weekly minimum, attended last week", below_attended,
-               _changelist("programs", "iopenrollment", worklist="below_minimum_attended"),
-               "warn" if below_attended else "", f"week of {schedule.week_start(last_week):%b %-d}"),
+               reverse("admin:programs_worklist_below_minimum", args=["attended"]),
+               "warn" if below_attended else "", "the last complete week"),
         Figure("Consecutive absences", absences,
-               _changelist("programs", "iopenrollment", worklist="consecutive_absences"),
+               reverse("admin:programs_worklist_missed_sessions"),
                "warn" if absences else "", f"last {schedule.ABSENCE_RUN} recorded sessions missed"),
     ]  # fmt: skip
     return figures, sessions

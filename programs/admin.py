@@ -5,7 +5,7 @@ from django.contrib import admin
 from clinic import access, clock
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.models import AuditCategory
-from programs import admin_board, selectors
+from programs import admin_board, admin_worklists, selectors
 from programs.models import (
     AftercareCheckIn,
     AftercarePlan,
@@ -22,6 +22,7 @@ from programs.models import (
     TreatmentEpisode,
 )
 from reminders.forms import SiteForm
+from scheduling import admin_worklists as schedule_worklists
 from scheduling import selectors as schedule
 
 
@@ -163,6 +164,10 @@ class PlacementAdminBase(ScopedAdminMixin, ReadOnlyAdmin):
 class ResidentialStayAdmin(PlacementAdminBase):
     list_display = [*PlacementAdminBase.list_display[:2], "bed", *PlacementAdminBase.list_display[2:]]
 
+    def get_urls(self):
+        # The step-down and nearing-discharge worklists (issue 12).
+        return [*admin_worklists.stay_worklist_urls(self), *super().get_urls()]
+
 
 # --- Staff admin panel (issue 6): IOP attendance worklists behind the dashboard's figures -----------
 class IOPWorklistFilter(PlacementWorklistFilter):
@@ -200,6 +205,10 @@ class IOPWorklistFilter(PlacementWorklistFilter):
 @admin.register(IOPEnrollment)
 class IOPEnrollmentAdmin(PlacementAdminBase):
     list_filter = [IOPWorklistFilter, *PlacementAdminBase.list_filter[1:]]
+
+    def get_urls(self):
+        # The below-minimum and missed-sessions worklists and booking from them (issue 12).
+        return [*schedule_worklists.enrollment_worklist_urls(self), *super().get_urls()]
 
 
 @admin.register(StayExtension)
@@ -265,10 +274,14 @@ class AftercarePlanAdmin(ScopedAdminMixin, ReadOnlyAdmin):
 class AftercareCheckInAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     audit_category = AuditCategory.CLINICAL
     # The patient's answer from the app is clinical: hidden from front desk on every page.
-    clinical_fields = ("mood", "answer_text", "needs_help", "answered_at")
+    clinical_fields = ("mood", "answer_text", "needs_help", "answered_at", "contacted_by", "contact_note")
     fields = ["plan", "offset_days", "due_on", "status", "completed_at", *clinical_fields]
     list_display = ["plan", "offset_days", "due_on", "status", "needs_help"]
     list_filter = [CheckInWorklistFilter, "status", "offset_days", "needs_help"]
     search_fields = ["plan__patient__mrn", "plan__patient__legal_last_name"]
     list_select_related = ["plan__patient"]
     date_hierarchy = "due_on"
+
+    def get_urls(self):
+        # The aftercare worklists and recording a contact from them (issue 12).
+        return [*admin_worklists.checkin_worklist_urls(self), *super().get_urls()]

@@ -489,6 +489,12 @@ class AftercareCheckIn(TimeStampedModel):
     answer_text = models.TextField(blank=True, help_text="What the patient wrote, in their own words.")
     needs_help = models.BooleanField(default=False, help_text="The patient asked for help (opens an urgent follow-up).")
     answered_at = models.DateTimeField(null=True, blank=True)
+    # Staff reached the patient (a call, a visit) and recorded it from the aftercare worklist (issue 12):
+    # who, and a note (clinical). The check-in is completed by the contact, without an answer of its own.
+    contacted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    contact_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["due_on"]
@@ -503,6 +509,12 @@ class AftercareCheckIn(TimeStampedModel):
                 condition=Q(answered_at__isnull=True, mood__isnull=True, answer_text="", needs_help=False)
                 | Q(answered_at__isnull=False, status="completed", completed_at__isnull=False),
                 name="checkin_answer_completes",
+            ),
+            # A recorded contact completes the check-in, with the time it was recorded.
+            models.CheckConstraint(
+                condition=Q(contacted_by__isnull=True, contact_note="")
+                | Q(contacted_by__isnull=False, status="completed", completed_at__isnull=False),
+                name="checkin_contact_completes",
             ),
         ]
         indexes = [models.Index(fields=["status", "due_on"])]

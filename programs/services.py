@@ -529,6 +529,31 @@ def answer_checkin(
         return checkin
 
 
+def record_checkin_contact(*, checkin: AftercareCheckIn, note: str, recorded_by: AbstractBaseUser) -> AftercareCheckIn:
+    """Staff reached the patient for an aftercare check-in (a call, a visit): the check-in is completed.
+
+    For a check-in still open (scheduled or missed) of an active plan; its reminders are cancelled with
+    it, as with the patient's own answer. The note is what was said, and who recorded it is kept.
+    """
+    note = note.strip()
+    if not note:
+        raise InvalidInput("Say briefly how the patient was reached and how they are.", field="note")
+    with transaction.atomic():
+        checkin = AftercareCheckIn.objects.select_for_update().select_related("plan").get(pk=checkin.pk)
+        if checkin.plan.status != AftercarePlan.Status.ACTIVE or checkin.status not in (
+            AftercareCheckIn.Status.SCHEDULED,
+            AftercareCheckIn.Status.MISSED,
+        ):
+            raise CheckInClosed(f"This check-in is already {checkin.get_status_display().lower()}.")
+        checkin.status = AftercareCheckIn.Status.COMPLETED
+        checkin.completed_at = clock.now()
+        checkin.contacted_by = recorded_by
+        checkin.contact_note = note
+        checkin.save(update_fields=["status", "completed_at", "contacted_by", "contact_note", "updated_at"])
+        reminder_services.cancel_for(target="checkin", ids=[checkin.pk])
+        return checkin
+
+
 # --- corrections -------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from reminders import selectors, services
 from reminders.dashboard import start_of_today
 from reminders.forms import SiteMessagingProfileForm
 from reminders.models import FollowUpItem, PushDevice, Reminder, SiteMessagingProfile, SmsOptOut
+from scheduling.admin_worklists import follow_up_urls
 
 
 class ReminderWorklistFilter(WorklistFilter):
@@ -71,6 +72,10 @@ class FollowUpItemAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     search_fields = ["patient__mrn", "patient__legal_last_name"]
     list_select_related = ["patient", "program", "resolved_by"]
     actions = ["resolve"]
+
+    def get_urls(self):
+        # Resolving one item from the missed-sessions worklist (issue 12).
+        return [*follow_up_urls(self), *super().get_urls()]
 
     def has_resolve_permission(self, request) -> bool:
         return request.user.has_perm("reminders.change_followupitem")

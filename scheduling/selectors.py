@@ -64,11 +64,13 @@ def weekly_hours(
     week_of: dt.date | None = None,
     programs: QuerySet[Program] | list[Program] | None = None,
     patient: Patient | None = None,
+    weeks_back: int = 0,
 ) -> list[WeeklyHours]:
     """Scheduled and attended hours of every IOP enrollment in force during the week.
 
     ``week_of`` is any day of the week; by default the current week in each
-    program's own time zone. Two queries: the enrollments, and their hours.
+    program's own time zone, or the week ``weeks_back`` weeks before it (1: each program's
+    last complete week). Two queries: the enrollments, and their hours.
     """
     enrollments = (
         Placement.objects.not_cancelled()
@@ -83,7 +85,8 @@ def weekly_hours(
     weeks: dict[int, dt.date] = {}
     candidates = []
     for enrollment in enrollments:
-        monday = week_start(week_of or local_today(enrollment.program.time_zone))
+        day = week_of or local_today(enrollment.program.time_zone) - dt.timedelta(weeks=weeks_back)
+        monday = week_start(day)
         sunday_next = monday + dt.timedelta(days=7)
         if enrollment.start_on < sunday_next and (enrollment.ended_on is None or enrollment.ended_on > monday):
             weeks[enrollment.pk] = monday
@@ -134,14 +137,19 @@ def weekly_hours(
 
 
 def below_minimum(
-    *, basis: str = "scheduled", week_of: dt.date | None = None, programs=None, include_partial_weeks: bool = False
+    *,
+    basis: str = "scheduled",
+    week_of: dt.date | None = None,
+    programs=None,
+    include_partial_weeks: bool = False,
+    weeks_back: int = 0,
 ) -> list[WeeklyHours]:
     """Enrollments under the weekly minimum, by hours ``scheduled`` or ``attended``."""
     if basis not in ("scheduled", "attended"):
         raise ValueError("basis is 'scheduled' or 'attended'")
     return [
         w
-        for w in weekly_hours(week_of=week_of, programs=programs)
+        for w in weekly_hours(week_of=week_of, programs=programs, weeks_back=weeks_back)
         if getattr(w, f"below_minimum_{basis}") and (include_partial_weeks or not w.partial_week)
     ]
 
@@ -155,6 +163,7 @@ class AbsenceRun:
     enrollment: Placement
     absences: int
     last_absent_at: dt.datetime
+    absent_at: tuple[dt.datetime, ...] = ()  # the starts of the missed sessions, the latest first
 
 
 def consecutive_absences(*, n: int = 2, programs=None) -> list[AbsenceRun]:
@@ -179,13 +188,16 @@ def consecutive_absences(*, n: int = 2, programs=None) -> list[AbsenceRun]:
     for booking in recorded.values_list("placement_id", "attendance", "starts_at", named=True):
         runs[booking.placement_id].append(booking)
     flagged = {
-        pk: max(b.starts_at for b in rows)
+        pk: tuple(sorted((b.starts_at for b in rows), reverse=True))
         for pk, rows in runs.items()
         if len(rows) == n and all(b.attendance == Attendance.ABSENT for b in rows)
     }
     enrollments = Placement.objects.filter(pk__in=flagged).select_related("patient", "program")
     return sorted(
-        (AbsenceRun(enrollment=e, absences=n, last_absent_at=flagged[e.pk]) for e in enrollments),
+        (
+            AbsenceRun(enrollment=e, absences=n, last_absent_at=flagged[e.pk][0], absent_at=flagged[e.pk])
+            for e in enrollments
+        ),
         key=lambda run: run.last_absent_at,
         reverse=True,
     )
@@ -251,10 +263,12 @@ def sessions_awaiting_attendance(*, sites=None, now: dt.datetime | None = None) 
     return sessions
 
 
-def iop_below_minimum(*, basis: str, week_of: dt.date | None = None, programs=None) -> QuerySet[Placement]:
+def iop_below_minimum(
+    *, basis: str, week_of: dt.date | None = None, programs=None, weeks_back: int = 0
+) -> QuerySet[Placement]:
     """The IOP enrollments under the weekly minimum in ``week_of``'s week (by default each program's current
-    week), full weeks only, as a queryset."""
-    flagged = below_minimum(basis=basis, week_of=week_of, programs=programs)
+    week, or ``weeks_back`` weeks before it), full weeks only, as a queryset."""
+    flagged = below_minimum(basis=basis, week_of=week_of, programs=programs, weeks_back=weeks_back)
     return Placement.objects.filter(pk__in=[w.enrollment.pk for w in flagged])
 
 

@@ -1,0 +1,96 @@
+"""The page every worklist shares (issue 12): a table of patients with the columns that decide, and actions.
+
+The apps build their rows from their own selectors and offer their own actions (the care-journey
+workflows, booking a session, resolving a follow-up, recording a contact); this module only draws
+them inside the stock admin's frame and records in the audit trail whom the page showed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.formats import date_format
+
+from clinic import audit
+from clinic.models import AuditAction, AuditCategory
+
+
+def day(value: dt.date | None) -> str:
+    """A date in the locale's one format (the same as the ``date`` template filter)."""
+    return "" if value is None else date_format(value)
+
+
+def days(n: int) -> str:
+    return f"{n} day" if abs(n) == 1 else f"{n} days"
+
+
+@dataclass
+class Flag:
+    text: str
+    tone: str = "warn"  # "warn" draws the eye; "" is neutral
+
+
+@dataclass
+class Action:
+    label: str
+    url: str
+
+
+@dataclass
+class Row:
+    patient: object  # patients.models.Patient (select_related by the caller)
+    program: object  # programs.models.Program, with its site
+    cells: list[str]
+    flags: list[Flag] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    key: str = ""  # a stable id for the row (data-row), for tests and scripts
+    counted: bool = True  # counted by the dashboard figure that opens the list (extra rows are context)
+
+    def label(self, columns: list[str]) -> None:
+        self.labelled = list(zip(columns, self.cells, strict=True))
+
+
+@dataclass
+class Worklist:
+    slug: str
+    title: str
+    intro: str
+    columns: list[str]  # after "Patient" and "Program"
+    rows: list[Row]
+    empty: str = "Nothing on this list right now."
+    tabs: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, url, current)
+
+    @property
+    def counted(self) -> int:
+        """The rows the dashboard's figure counts: the two must agree."""
+        return sum(1 for row in self.rows if row.counted)
+
+
+def render(
+    request: HttpRequest,
+    model_admin: admin.ModelAdmin,
+    worklist: Worklist,
+    *,
+    category: AuditCategory = AuditCategory.CLINICAL,
+) -> TemplateResponse:
+    """The worklist page, recording one audit row per patient shown (one INSERT for the page)."""
+    for row in worklist.rows:
+        row.label(worklist.columns)
+    audit.record(
+        request,
+        action=AuditAction.VIEW,
+        category=category,
+        patients=sorted({row.patient.pk for row in worklist.rows}),
+        detail=f"worklist {worklist.slug}",
+    )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": worklist.title,
+        "worklist": worklist,
+        "opts": model_admin.model._meta,
+    }
+    return TemplateResponse(request, "admin/clinic/worklist.html", context)
