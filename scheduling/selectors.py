@@ -75,7 +75,7 @@ def weekly_hours(
     enrollments = (
         Placement.objects.not_cancelled()
         .filter(kind=PlacementKind.IOP, program__is_active=True)
-        .select_related("patient", "program")
+        .select_related("patient", "program__site")
         .order_by("program_id", "patient__legal_last_name", "id")
     )
     if programs is not None:
@@ -192,7 +192,7 @@ def consecutive_absences(*, n: int = 2, programs=None) -> list[AbsenceRun]:
         for pk, rows in runs.items()
         if len(rows) == n and all(b.attendance == Attendance.ABSENT for b in rows)
     }
-    enrollments = Placement.objects.filter(pk__in=flagged).select_related("patient", "program")
+    enrollments = Placement.objects.filter(pk__in=flagged).select_related("patient", "program__site")
     return sorted(
         (
             AbsenceRun(enrollment=e, absences=n, last_absent_at=flagged[e.pk][0], absent_at=flagged[e.pk])

@@ -32,8 +32,8 @@ def test_staff_logs_in_to_the_dashboard_and_follows_a_figure(page, screenshot):
     figure = page.locator('[data-figure="due-a-step-down-decision"]')
     expected = int(figure.locator(".card-value").inner_text())
     figure.click()
-    page.wait_for_url("**/residentialstay/?worklist=step_down_due")
-    expect(page.locator("#result_list tbody tr")).to_have_count(expected)
+    page.wait_for_url("**/residentialstay/worklist/step-down/")
+    expect(page.locator("#worklist tbody tr")).to_have_count(expected)
 
 
 def test_the_patient_page_shows_the_journey(page, screenshot):
