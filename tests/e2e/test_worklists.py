@@ -140,7 +140,8 @@ def test_book_a_session_from_the_below_minimum_worklist(page, screenshot, shift)
 
     expect(page.locator(".messagelist")).to_contain_text("Booked Ada Absent into Individual counselling")
     expect(page.locator("h1")).to_have_text("IOP below weekly minimum, scheduled this week")
-    assert Booking.objects.active().filter(patient=shift["ada"], session__series__name="Individual counselling").count() == 1
+    booked = Booking.objects.active().filter(patient=shift["ada"], session__series__name="Individual counselling")
+    assert booked.count() == 1
 
 
 def test_resolve_from_the_missed_sessions_worklist(page, screenshot, shift):
