@@ -125,6 +125,10 @@ class BookForm(forms.Form):
         zone = enrollment.program.time_zone
         field = self.fields["session"]
         field.queryset = bookable_sessions(enrollment)
+        field.help_text = (
+            f"{enrollment.program.name}'s sessions of the next {BOOK_AHEAD_DAYS} days with a seat free, "
+            "in the program's local time. None listed: there is no free seat to book."
+        )
         field.label_from_instance = lambda s: (
             f"{when(s.starts_at, zone)} · {s.series.name} · {s.capacity - s.booked_count} seat(s) free"
         )
