@@ -240,3 +240,23 @@ def access_summary(*, patient) -> list[dict]:
         .order_by("-last_at")
     )
     return list(rows)
+
+
+def search_ids(term: str) -> tuple[list[int], list[int]]:
+    """The patients (by MRN, last name or "first last") and users (by username) a search term names.
+
+    Case-insensitive, on the patients and users tables (thousands of rows, not the trail's
+    millions); at most 200 of each. The caller's scope still applies to the trail rows it reads.
+    """
+    from django.contrib.auth import get_user_model
+
+    from patients.models import Patient
+
+    term = term.strip()
+    names = models.Q(mrn__iexact=term) | models.Q(legal_last_name__iexact=term)
+    first, _, last = term.partition(" ")
+    if last:
+        names |= models.Q(legal_first_name__iexact=first, legal_last_name__iexact=last.strip())
+    patient_ids = list(Patient.objects.filter(names).values_list("pk", flat=True)[:200])
+    user_ids = list(get_user_model().objects.filter(username__iexact=term).values_list("pk", flat=True)[:200])
+    return patient_ids, user_ids
