@@ -83,6 +83,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["=request_id"]
     search_help_text = "An MRN, a patient's last name or full legal name, a username, or a request id."
     list_select_related = ["patient"]
+    # Fifty rows a page: the page's cost is mostly rendering rows, and an audit search is narrowed, not scrolled.
+    list_per_page = 50
     paginator = BoundedCountPaginator
     show_full_result_count = False  # a count over the whole trail is slow and says little
     change_list_template = "admin/clinic/auditevent/change_list.html"

@@ -132,20 +132,32 @@ def record(
 # Column order of a buffered row, as _INSERT takes them.
 _COMMON_BEFORE = ("username", "role", "ip_address", "user_agent", "action", "category")
 _COMMON_AFTER = ("object_type", "object_id", "path", "request_id", "detail")
-_INSERT = (
+_COLUMNS = (
     'INSERT INTO "clinic_auditevent" (at, user_id, username, role, ip_address, user_agent, action, category, '
     "patient_id, object_type, object_id, path, request_id, detail) "
-    "SELECT * FROM unnest(%s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::inet[], %s::text[], "
-    "%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+)
+# The usual request: one access, many patients. The row's values once, the patient ids as an array.
+_INSERT_ONE_ACCESS = (
+    _COLUMNS + "SELECT %s::timestamptz, %s::bigint, %s, %s, %s::inet, %s, %s, %s, unnest(%s::bigint[]), "
+    "%s, %s, %s, %s, %s RETURNING id"
+)
+# Several accesses in one request: one array per column.
+_INSERT_ROWS = (
+    _COLUMNS + "SELECT * FROM unnest(%s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::inet[], "
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
     "RETURNING id"
 )
 
 
 def _insert(rows: list[tuple]) -> list[int]:
-    """Write rows in one statement: fourteen arrays, unnested by PostgreSQL. Returns their ids."""
-    columns = [list(column) for column in zip(*rows, strict=True)]
+    """Write rows in one statement, unnested by PostgreSQL from arrays. Returns their ids, in the rows' order."""
+    first = rows[0]
+    if all(row[:8] == first[:8] and row[9:] == first[9:] for row in rows):
+        sql, params = _INSERT_ONE_ACCESS, [*first[:8], [row[8] for row in rows], *first[9:]]
+    else:
+        sql, params = _INSERT_ROWS, [list(column) for column in zip(*rows, strict=True)]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT, columns)
+        cursor.execute(sql, params)
         return [pk for (pk,) in cursor.fetchall()]
 
 

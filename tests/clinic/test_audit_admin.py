@@ -134,3 +134,20 @@ def test_an_audit_write_is_one_statement_whatever_the_number_of_patients(clinici
     assert write.startswith('INSERT INTO "clinic_auditevent"') and "unnest(" in write
     assert sorted(e.patient_id for e in events) == list(range(1, 51))
     assert AuditEvent.objects.filter(pk__in=[e.pk for e in events], username="dana.clinician").count() == 50
+
+
+def test_several_accesses_in_one_request_are_written_by_one_statement(rf, clinician, rivera, others):
+    request = rf.get("/admin/", headers={"user-agent": "Firefox"})
+    request.user = clinician
+    request.request_id = "req-several-1"
+    setattr(request, audit._BUFFER, [])
+    audit.record(request, action=AuditAction.VIEW, category=AuditCategory.DEMOGRAPHICS, patients=[rivera, *others])
+    audit.record(request, action=AuditAction.EXPORT, category=AuditCategory.CLINICAL, patients=[rivera])
+    with CaptureQueriesContext(connection) as queries:
+        assert audit.flush(request) == 5
+    assert len(queries) == 1 and "unnest(" in queries[0]["sql"]
+    rows = AuditEvent.objects.filter(request_id="req-several-1")
+    assert sorted(rows.values_list("action", "category", "patient_id")) == sorted(
+        [("view", "demographics", p.pk) for p in [rivera, *others]] + [("export", "clinical", rivera.pk)]
+    )
+    assert set(rows.values_list("username", "user_agent", "path")) == {("dana.clinician", "Firefox", "/admin/")}
