@@ -549,7 +549,7 @@ class AuditTrail:
             "admin_list": "Audit admin list, first page",
             "patient_year_csv": "One patient's year as CSV (admin search)",
             "access_report": "Access report, one patient",
-            "insert_50": "50-row audit insert",
+            "insert_50": "50-row audit insert (the statement; its COMMIT is in the section)",
         }
         out = []
         for key, name in goals.items():

@@ -151,3 +151,23 @@ def test_several_accesses_in_one_request_are_written_by_one_statement(rf, clinic
         [("view", "demographics", p.pk) for p in [rivera, *others]] + [("export", "clinical", rivera.pk)]
     )
     assert set(rows.values_list("username", "user_agent", "path")) == {("dana.clinician", "Firefox", "/admin/")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_whose_audit_rows_cannot_be_written_is_not_served(client, site, site_clinician):
+    PatientFactory(registered_site=site, legal_last_name="Okonkwo")
+    client.force_login(site_clinician)
+    client.raise_request_exception = False
+    # The database refuses this page's audit rows (a rule of the test's own, on every partition).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE clinic_auditevent ADD CONSTRAINT test_refuse_lists CHECK (detail NOT LIKE 'list of %%')"
+        )
+    try:
+        response = client.get(reverse("admin:patients_patient_changelist"))
+        assert response.status_code == 500
+        assert "Okonkwo" not in response.content.decode()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE clinic_auditevent DROP CONSTRAINT test_refuse_lists")
+    assert not AuditEvent.objects.filter(category=AuditCategory.DEMOGRAPHICS).exists()
