@@ -9,10 +9,13 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
+from django.utils.functional import cached_property
 
-from clinic import audit, clock
+from clinic import access, audit, clock
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.models import AuditAction, AuditCategory, AuditEvent, SiteMembership
 
@@ -33,25 +36,79 @@ EXPORT_COLUMNS = [
 ]
 
 
+# The list counts at most this many rows: enough to page through, and a bounded cost at any size of trail.
+COUNT_CAP = 10_000
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
+class BoundedCountPaginator(Paginator):
+    """Counts up to COUNT_CAP + 1 rows (``SELECT count(*) FROM (... LIMIT n)``), never the whole trail."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: COUNT_CAP + 1].count()
+
+
+class RoleFilter(admin.SimpleListFilter):
+    """The roles as a fixed list: no ``SELECT DISTINCT role`` over the trail to build the choices."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return access.Role.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(role=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    """Searchable by program admins; nobody can add, change or delete (the database refuses too)."""
+    """Searchable by program admins; nobody can add, change or delete (the database refuses too).
+
+    Built for a trail of tens of millions of rows: no date drill-down (it sorts the whole
+    table for its links), filters with fixed choices (actions, categories, roles, and
+    Django's fixed date ranges), a bounded count, and a search that resolves its term to
+    patient and user ids first so PostgreSQL uses the ``(patient, at)`` and ``(user, at)``
+    indexes (``get_search_results``).
+    """
 
     list_display = ["at", "username", "role", "action", "category", "patient_mrn", "ip_address", "request_id"]
-    list_filter = ["action", "category", "role"]
-    search_fields = ["=username", "=request_id", "=patient__mrn", "=object_id"]
-    date_hierarchy = "at"
+    list_filter = ["action", "category", RoleFilter, ("at", admin.DateFieldListFilter)]
+    # Declared so the search box shows; get_search_results does the searching.
+    search_fields = ["=request_id"]
+    search_help_text = "An MRN, a patient's last name or full legal name, a username, or a request id."
     list_select_related = ["patient"]
+    # Fifty rows a page: the page's cost is mostly rendering rows, and an audit search is narrowed, not scrolled.
+    list_per_page = 50
+    paginator = BoundedCountPaginator
     show_full_result_count = False  # a count over the whole trail is slow and says little
     change_list_template = "admin/clinic/auditevent/change_list.html"
 
     def get_queryset(self, request):
         return audit.visible_events(request.user)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Rows about the patients the term names, by the users it names, or with it as request id.
+
+        The term is resolved to ids first (small tables, their own indexes), so the trail is
+        searched by ``patient_id IN (...)``, ``user_id IN (...)`` and ``request_id = ...``, each an
+        index, instead of ``UPPER(column) = UPPER(term)`` over every row.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        patient_ids, user_ids = audit.search_ids(term)
+        found = Q(request_id=term)
+        if patient_ids:
+            found |= Q(patient_id__in=patient_ids)
+        if user_ids:
+            found |= Q(user_id__in=user_ids)
+        return queryset.filter(found), False
 
     def get_actions(self, request):
         return {}
@@ -61,7 +118,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return obj.patient.mrn if obj.patient_id and obj.patient else ""
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_export": request.user.has_perm("clinic.export_auditevent")}
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": request.user.has_perm("clinic.export_auditevent"),
+            "count_cap": COUNT_CAP,
+        }
         response = super().changelist_view(request, extra_context)
         if getattr(response, "context_data", {}).get("cl") is not None:
             audit.record(request, action=AuditAction.VIEW, category=AuditCategory.AUDIT, detail="audit trail list")
@@ -89,13 +150,15 @@ class AuditEventAdmin(ReadOnlyAdmin):
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter.")
         rows = changelist.queryset.order_by("at", "id")
-        count = rows.count()
+        # Bounded like the list's count: an export of the whole trail is not counted first.
+        count = rows[: COUNT_CAP + 1].count()
+        shown = f"{COUNT_CAP:,}+" if count > COUNT_CAP else str(count)
         filters = ",".join(sorted(request.GET)) or "none"
         audit.record(
             request,
             action=AuditAction.EXPORT,
             category=AuditCategory.AUDIT,
-            detail=f"audit trail CSV: {count} rows; filters: {filters}"[:300],
+            detail=f"audit trail CSV: {shown} rows; filters: {filters}"[:300],
         )
         writer = csv.writer(_Echo())
         fields = [field for field, _ in EXPORT_COLUMNS]

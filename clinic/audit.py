@@ -5,8 +5,9 @@ Entry points call one function::
     audit.record(request, action=AuditAction.VIEW, category=AuditCategory.DEMOGRAPHICS, patients=page)
 
 Inside a request the rows are collected on the request and written by
-``AuditMiddleware`` in **one INSERT** when the response is ready, so a list of
-100 patients costs one query. If that write fails the response is replaced by
+``AuditMiddleware`` in **one statement** when the response is ready
+(``INSERT ... SELECT * FROM unnest(...)``: one array per column, no model instances),
+so a list of 100 patients costs one query. If that write fails the response is replaced by
 an error: data is not served without its audit record. Outside a request (a
 management command, a task) pass ``request=None`` and ``user=``; the row is
 written at once.
@@ -23,7 +24,7 @@ import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.http import HttpRequest, HttpResponse
 
 from clinic import access, clock
@@ -83,6 +84,9 @@ def record(
 ) -> list[AuditEvent]:
     """Record one access: one row per patient (or one row with no patient, for logins and the like).
 
+    Outside a request the rows are written at once and returned (with their ids); inside
+    one they wait on the request for ``flush`` and the list is empty.
+
     ``patients`` takes Patient objects or ids. ``detail`` holds field names or
     filters, never values. ``user`` defaults to ``request.user``; ``username``
     is for failed logins, where there is no user. ``path`` replaces the request's path
@@ -102,8 +106,8 @@ def record(
         "role": role.value if role else role_label,
         "ip_address": client_ip(http) if http is not None else None,
         "user_agent": (http.META.get("HTTP_USER_AGENT", "") if http is not None else "")[:300],
-        "action": action,
-        "category": category,
+        "action": str(action),
+        "category": str(category),
         "object_type": obj._meta.label_lower if obj is not None else "",
         "object_id": str(getattr(obj, "public_id", None) or getattr(obj, "pk", "") or "") if obj is not None else "",
         "path": (path if path is not None else http.path if http is not None else "")[:300],
@@ -113,23 +117,62 @@ def record(
     # PostgreSQL text cannot hold NUL: a caller's parameter name or user agent with one must not
     # turn the audit write (and so the whole response) into a server error.
     common = {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in common.items()}
-    events = [AuditEvent(patient_id=pid, **common) for pid in _patient_ids(patients)]
+    user_id = user.pk if user is not None else None
+    rows = [(common["at"], user_id, *(common[c] for c in _COMMON_BEFORE), pid, *(common[c] for c in _COMMON_AFTER))
+            for pid in _patient_ids(patients)]  # fmt: skip
     buffer = getattr(http, _BUFFER, None) if http is not None else None
-    if buffer is None:
-        AuditEvent.objects.bulk_create(events)
+    if buffer is not None:
+        buffer.extend(rows)
+        return []
+    ids = _insert(rows)
+    fields = {key: value for key, value in common.items() if key != "user"}
+    return [AuditEvent(pk=pk, user=user, patient_id=row[8], **fields) for pk, row in zip(ids, rows, strict=True)]
+
+
+# Column order of a buffered row, as _INSERT takes them.
+_COMMON_BEFORE = ("username", "role", "ip_address", "user_agent", "action", "category")
+_COMMON_AFTER = ("object_type", "object_id", "path", "request_id", "detail")
+_COLUMNS = (
+    'INSERT INTO "clinic_auditevent" (at, user_id, username, role, ip_address, user_agent, action, category, '
+    "patient_id, object_type, object_id, path, request_id, detail) "
+)
+# The usual request: one access, many patients. The row's values once, the patient ids as an array.
+_INSERT_ONE_ACCESS = (
+    _COLUMNS + "SELECT %s::timestamptz, %s::bigint, %s, %s, %s::inet, %s, %s, %s, unnest(%s::bigint[]), "
+    "%s, %s, %s, %s, %s RETURNING id"
+)
+# Several accesses in one request: one array per column.
+_INSERT_ROWS = (
+    _COLUMNS + "SELECT * FROM unnest(%s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::inet[], "
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    "RETURNING id"
+)
+
+
+def _insert(rows: list[tuple]) -> list[int]:
+    """Write rows in one statement, unnested by PostgreSQL from arrays. Returns their ids, in the rows' order."""
+    first = rows[0]
+    if all(row[:8] == first[:8] and row[9:] == first[9:] for row in rows):
+        sql, params = _INSERT_ONE_ACCESS, [*first[:8], [row[8] for row in rows], *first[9:]]
     else:
-        buffer.extend(events)
-    return events
+        sql, params = _INSERT_ROWS, [list(column) for column in zip(*rows, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def flush(request) -> int:
-    """Write the request's collected rows in one INSERT; return how many."""
+    """Write the request's collected rows in one statement; return how many.
+
+    An error propagates: the middleware then answers with a server error, not with data
+    whose audit row is missing.
+    """
     http = _http_request(request)
-    events = getattr(http, _BUFFER, None) or []
-    if events:
-        AuditEvent.objects.bulk_create(events)
+    rows = getattr(http, _BUFFER, None) or []
+    if rows:
+        _insert(rows)
         setattr(http, _BUFFER, [])
-    return len(events)
+    return len(rows)
 
 
 class AuditMiddleware:
@@ -209,3 +252,23 @@ def access_summary(*, patient) -> list[dict]:
         .order_by("-last_at")
     )
     return list(rows)
+
+
+def search_ids(term: str) -> tuple[list[int], list[int]]:
+    """The patients (by MRN, last name or "first last") and users (by username) a search term names.
+
+    Case-insensitive, on the patients and users tables (thousands of rows, not the trail's
+    millions); at most 200 of each. The caller's scope still applies to the trail rows it reads.
+    """
+    from django.contrib.auth import get_user_model
+
+    from patients.models import Patient
+
+    term = term.strip()
+    names = models.Q(mrn__iexact=term) | models.Q(legal_last_name__iexact=term)
+    first, _, last = term.partition(" ")
+    if last:
+        names |= models.Q(legal_first_name__iexact=first, legal_last_name__iexact=last.strip())
+    patient_ids = list(Patient.objects.filter(names).values_list("pk", flat=True)[:200])
+    user_ids = list(get_user_model().objects.filter(username__iexact=term).values_list("pk", flat=True)[:200])
+    return patient_ids, user_ids

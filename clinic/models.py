@@ -67,19 +67,28 @@ class AuditEvent(models.Model):
     A request that touches many patients writes one row per patient, all in one
     INSERT (``clinic.audit``), so "who looked at this record" is an indexed lookup.
 
+    The table is partitioned by month on ``at`` (migration 0007, ``clinic.audit_partitions``):
+    the primary key is ``(id, at)`` in PostgreSQL, as a partitioned table requires; ``id``
+    alone stays unique because one sequence feeds it. Five indexes, each for a query that
+    uses it: the key (the admin's change page by id), ``(at, id)`` (the admin list's newest
+    first), ``(patient, at)`` (the access report, the admin's patient search), ``(user, at)``
+    (a program admin's scope: their staff's logins; the username search) and ``request_id``
+    (the admin's search by request id).
+
     ``user`` and ``patient`` carry no foreign-key constraint: the trail must
     outlive the rows it names, and deleting a user must not be blocked (or
     cascade) by their history. ``username`` and ``role`` are kept as they were
     at the time.
     """
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # auditevent_user_at leads with user_id
         related_name="+",
     )
     username = models.CharField(max_length=150, blank=True)
@@ -94,12 +103,13 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # auditevent_patient_at leads with patient_id
         related_name="+",
     )
     object_type = models.CharField(max_length=100, blank=True, help_text="app_label.model of the record touched.")
     object_id = models.CharField(max_length=64, blank=True)
     path = models.CharField(max_length=300, blank=True)
-    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=300, blank=True, help_text="Field names or filters; never field values.")
 
     class Meta:
@@ -109,6 +119,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["patient", "-at"], name="auditevent_patient_at"),
             models.Index(fields=["user", "-at"], name="auditevent_user_at"),
+            models.Index(fields=["-at", "-id"], name="auditevent_at_id"),
+            # Plain btree, without db_index's second varchar_pattern_ops copy: searched by equality only.
+            models.Index(fields=["request_id"], name="auditevent_request_id"),
         ]
 
     def __str__(self) -> str:

@@ -317,6 +317,27 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # (0: use the socket address). Used for the audit trail and the lockout alike.
 CLINIC_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
+# The audit trail (issue 17): monthly partitions created this many months ahead, and months older
+# than the retention period exported to gzip CSV in the archive folder, verified, then dropped.
+# Six years is HIPAA's documentation period; the database refuses to drop anything younger.
+CLINIC_AUDIT_PARTITIONS_AHEAD = env_int("CLINIC_AUDIT_PARTITIONS_AHEAD", 3)
+CLINIC_AUDIT_RETENTION_YEARS = env_int("CLINIC_AUDIT_RETENTION_YEARS", 6)
+if CLINIC_AUDIT_RETENTION_YEARS < 6 or CLINIC_AUDIT_PARTITIONS_AHEAD < 1:
+    raise ImproperlyConfigured(
+        "CLINIC_AUDIT_RETENTION_YEARS must be at least 6 (HIPAA) and CLINIC_AUDIT_PARTITIONS_AHEAD at least 1."
+    )
+CLINIC_AUDIT_ARCHIVE_DIR = Path(env_str("CLINIC_AUDIT_ARCHIVE_DIR", default=str(BASE_DIR / "var" / "audit-archive")))
+CELERY_BEAT_SCHEDULE["clinic-audit-create-partitions"] = {
+    "task": "clinic.audit_create_partitions",
+    "schedule": crontab(hour=1, minute=5),
+    "options": {"expires": 12 * 3600},
+}
+CELERY_BEAT_SCHEDULE["clinic-audit-retire-partitions"] = {
+    "task": "clinic.audit_retire_partitions",
+    "schedule": crontab(hour=3, minute=35),
+    "options": {"expires": 12 * 3600},
+}
+
 # HTTPS-only cookies and headers unless DEBUG; each can be switched off by env for an
 # unusual deployment, but the defaults are what `check --deploy` asks for.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
