@@ -467,10 +467,15 @@ ON CONFLICT DO NOTHING
 # rows that hit the no-overlap exclusion constraint, so a patient already booked
 # at that time is simply not booked twice. A booking cancelled by staff is a
 # decision and is not re-made; one cancelled because the placement ended is, if
-# the placement covers the day again (a reversal).
+# the placement covers the day again (a reversal). Those patients (``taken``) are
+# read once per session through its bookings: a NOT EXISTS per candidate was
+# planned as a scan of each patient's whole booking history whenever the
+# statistics did not know the window's sessions yet (the first run for new weeks).
 _BOOK_TRACK_SQL = """
 WITH sessions AS MATERIALIZED (
-    SELECT s.id, s.starts_at, s.ends_at, s.local_date, s.capacity - s.booked_count AS seats, ss.program_id
+    SELECT s.id, s.starts_at, s.ends_at, s.local_date, s.capacity - s.booked_count AS seats, ss.program_id,
+           ARRAY(SELECT b.patient_id FROM scheduling_booking b
+                  WHERE b.session_id = s.id AND (b.cancelled_at IS NULL OR b.cancel_reason = 'staff')) AS taken
       FROM scheduling_session s
       JOIN scheduling_sessionseries ss ON ss.id = s.series_id
      WHERE s.status = %(scheduled)s AND ss.books_enrolled AND {where}
@@ -489,10 +494,7 @@ SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, c.session_id, c.patient_id, c.pl
      WHERE p.cancelled_at IS NULL
        AND p.start_on <= s.local_date AND (p.ended_on IS NULL OR p.ended_on > s.local_date)
        AND (%(placement_id)s::bigint IS NULL OR p.id = %(placement_id)s::bigint)
-       AND NOT EXISTS (
-           SELECT 1 FROM scheduling_booking b
-            WHERE b.session_id = s.id AND b.patient_id = p.patient_id
-              AND (b.cancelled_at IS NULL OR b.cancel_reason = 'staff'))
+       AND p.patient_id <> ALL(s.taken)
   ) c
  WHERE c.queue <= c.seats
  ORDER BY c.session_id, c.queue
