@@ -348,12 +348,15 @@ def generate_sessions(
     hi = max(w[1] for w in windows.values())
 
     weekly: list[tuple[int, dt.date, dt.date, int]] = []  # expanded by PostgreSQL
-    others = [s for s in all_series if weekday_mask(s.rule) is None]  # expanded by dateutil here
+    others: list[SessionSeries] = []  # expanded by dateutil here
     for series in all_series:
         mask = weekday_mask(series.rule)
+        if mask is None or series.start_time.microsecond:  # dateutil drops microseconds; keep its reading
+            others.append(series)
+            continue
         start, end = windows[series.pk]
         start, end = max(start, series.starts_on), min(end, series.ends_on) if series.ends_on else end
-        if mask is not None and start <= end:
+        if start <= end:
             weekly.append((series.pk, start, end, mask))
     closed: dict[int, set[dt.date]] = defaultdict(set)
     if others:
