@@ -179,12 +179,13 @@ def _service(from_on: dt.date, until: dt.date) -> tuple[dict[str, float], dict[s
     def first(prefix: str) -> tuple[float, float]:
         return next((a, b) for sql, a, b in marks if sql.startswith(prefix))
 
-    booking_start, booking_end = first("WITH sessions AS")
+    booking_start = first("SELECT count(*) FROM (")[0]  # the lock of the track sessions
+    booking_end = first("WITH sessions AS")[1]
     planning = [(a, b) for sql, a, b in marks if sql.startswith("WITH planned AS")]
     times = {
         # Loading the series and closures, expanding the other rules, and the INSERT of sessions.
         "sessions": booking_start - started,
-        # The locking INSERT of bookings and reading back the new rows.
+        # Locking the track sessions, the INSERT of bookings and reading back the new rows.
         "bookings": (planning[0][0] if planning else booking_end) - booking_start,
         "reminders": sum(b - a for a, b in planning),
         "commit": committed - returned,

@@ -462,11 +462,13 @@ ON CONFLICT DO NOTHING
 
 
 # Book every patient placed in a series' program into its track sessions that
-# fall inside their placement, first come first seated while seats last. One
-# statement for any number of sessions and patients: it finds the sessions by
-# series, program and dates ({where}), locks them in id order (so two generators
-# cannot deadlock, and a one-off booking waits rather than overfilling) and reads
-# their free seats as locked. ON CONFLICT DO NOTHING without a target also skips
+# fall inside their placement, first come first seated while seats last. Two
+# statements for any number of sessions and patients, both finding the sessions
+# by series, program and dates ({where}) rather than by thousands of ids: the
+# first locks them in id order (so two generators cannot deadlock, and a one-off
+# booking waits rather than overfilling); the second, whose snapshot is taken
+# after those waits and so sees what the waited-for transactions booked, reads
+# their free seats and books. ON CONFLICT DO NOTHING without a target also skips
 # rows that hit the no-overlap exclusion constraint, so a patient already booked
 # at that time is simply not booked twice. A booking cancelled by staff is a
 # decision and is not re-made; one cancelled because the placement ended is, if
@@ -474,6 +476,14 @@ ON CONFLICT DO NOTHING
 # read once per session through its bookings: a NOT EXISTS per candidate was
 # planned as a scan of each patient's whole booking history whenever the
 # statistics did not know the window's sessions yet (the first run for new weeks).
+_LOCK_TRACK_SQL = """
+SELECT count(*) FROM (
+    SELECT s.id FROM scheduling_session s JOIN scheduling_sessionseries ss ON ss.id = s.series_id
+     WHERE s.status = %(scheduled)s AND ss.books_enrolled AND {where}
+     ORDER BY s.id
+       FOR UPDATE OF s
+) locked
+"""
 _BOOK_TRACK_SQL = """
 WITH sessions AS MATERIALIZED (
     SELECT s.id, s.starts_at, s.ends_at, s.local_date, s.capacity - s.booked_count AS seats, ss.program_id,
@@ -535,6 +545,8 @@ def _book_track_sessions(
     now = clock.now()
     params.update(placement_id=placement_id, stamp=now, scheduled=SessionStatus.SCHEDULED)
     with connection.cursor() as cursor:
+        cursor.execute(_LOCK_TRACK_SQL.format(where=" AND ".join(where)), params)
+        # FOR UPDATE again: sessions locked above are ours already; one committed in between is locked now.
         cursor.execute(_BOOK_TRACK_SQL.format(where=" AND ".join(where)), params)
         booked = cursor.fetchall()
     # Only bookings inside the planning horizon have reminders to plan now (the sweep plans
