@@ -177,7 +177,10 @@ def _service(from_on: dt.date, until: dt.date) -> tuple[dict[str, float], dict[s
     committed = time.perf_counter()
 
     def first(prefix: str) -> tuple[float, float]:
-        return next((a, b) for sql, a, b in marks if sql.startswith(prefix))
+        found = next(((a, b) for sql, a, b in marks if sql.startswith(prefix)), None)
+        if found is None:  # the service's statements changed: tell the steps apart again here
+            raise RuntimeError(f"generate_sessions sent no statement starting {prefix!r}; update bench/generation.py")
+        return found
 
     booking_start = first("SELECT count(*) FROM (")[0]  # the lock of the track sessions
     booking_end = first("WITH sessions AS")[1]
