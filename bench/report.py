@@ -66,11 +66,10 @@ def _plots(runs: list[dict], out: Path) -> list[Path]:
     fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     ax = axes[0][0]
     gen = [r.get("generation") for r in runs]
-    if all(gen):
-        ax.plot(scales, [g["service_seconds"] for g in gen], "o-", label="services.generate_sessions")
-        ax.plot(scales, [g["service_seconds"] - g["service_booking_seconds"] for g in gen], "o--",
-                label="  of which sessions")  # fmt: skip
-        ax.plot(scales, [g["raw_seconds"] for g in gen], "s-", label="raw INSERT ... SELECT")
+    if all(g and "steps" in g for g in gen):
+        for step, style in (("sessions", "o"), ("bookings", "^")):
+            ax.plot(scales, [g["steps"][step]["service_seconds"] for g in gen], f"{style}-", label=f"{step}: service")
+            ax.plot(scales, [g["steps"][step]["raw_seconds"] for g in gen], f"{style}--", label=f"{step}: raw SQL")
     ax.set(title="Session generation (12 weeks)", xlabel="scale", ylabel="seconds")
     ax.legend(fontsize=8)
     ax = axes[0][1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
@@ -345,41 +346,55 @@ def generate_sessions(
         windows[series.pk] = (from_on or today, until or today + dt.timedelta(days=horizon_days()))
     lo = min(w[0] for w in windows.values())
     hi = max(w[1] for w in windows.values())
-    closed: dict[int, set[dt.date]] = defaultdict(set)
-    for site_id, day in Closure.objects.filter(
-        site_id__in={s.program.site_id for s in all_series}, date__range=(lo, hi)
-    ).values_list("site_id", "date"):
-        closed[site_id].add(day)
 
-    new_sessions = []
+    weekly: list[tuple[int, dt.date, dt.date, int]] = []  # expanded by PostgreSQL
+    others: list[SessionSeries] = []  # expanded by dateutil here
     for series in all_series:
+        mask = weekday_mask(series.rule)
+        if mask is None or series.start_time.microsecond:  # dateutil drops microseconds; keep its reading
+            others.append(series)
+            continue
+        start, end = windows[series.pk]
+        start, end = max(start, series.starts_on), min(end, series.ends_on) if series.ends_on else end
+        if start <= end:
+            weekly.append((series.pk, start, end, mask))
+    closed: dict[int, set[dt.date]] = defaultdict(set)
+    if others:
+        for site_id, day in Closure.objects.filter(
+            site_id__in={s.program.site_id for s in others}, date__range=(lo, hi)
+        ).values_list("site_id", "date"):
+            closed[site_id].add(day)
+    occurrences: list[tuple[int, dt.date, dt.datetime]] = []
+    for series in others:
         zone = ZoneInfo(series.program.time_zone)
         start, end = windows[series.pk]
-        length = dt.timedelta(minutes=series.duration_minutes)
         for local in local_occurrences(series, from_on=start, until=end):
             if local.date() in closed[series.program.site_id]:
                 continue
             starts_at = local.replace(tzinfo=zone).astimezone(dt.UTC)
             if not backfill and starts_at <= now:
                 continue  # already started: never created by a change or the nightly run
-            new_sessions.append(
-                Session(
-                    series=series,
-                    occurrence_start=starts_at,
-                    starts_at=starts_at,
-                    ends_at=starts_at + length,
-                    local_date=local.date(),
-                    duration_minutes=series.duration_minutes,
-                    facilitator_id=series.facilitator_id,
-                    room=series.room,
-                    capacity=series.capacity,
-                )
-            )
+            occurrences.append((series.pk, local.date(), starts_at))
 
     with transaction.atomic():
-        before = Session.objects.filter(series__in=all_series).count()
-        Session.objects.bulk_create(new_sessions, ignore_conflicts=True, batch_size=2000)
-        created = Session.objects.filter(series__in=all_series).count() - before
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_SESSIONS_SQL,
+                {
+                    "stamp": clock.now(),
+                    "scheduled": SessionStatus.SCHEDULED,
+                    "backfill": backfill,
+                    "now": now,
+                    "w_ids": [w[0] for w in weekly],
+                    "w_from": [w[1] for w in weekly],
+                    "w_until": [w[2] for w in weekly],
+                    "w_days": [w[3] for w in weekly],
+                    "o_ids": [o[0] for o in occurrences],
+                    "o_days": [o[1] for o in occurrences],
+                    "o_starts": [o[2] for o in occurrences],
+                },
+            )
+            created = cursor.rowcount
         booked = _book_track_sessions(
             series_ids=[s.pk for s in all_series], from_on=lo, until=hi, not_started_at=None if backfill else now
         )
@@ -390,38 +405,114 @@ def generate_sessions(
     return GenerationResult(series=len(all_series), sessions_created=created, bookings_created=booked)
 
 
+# A rule that says no more than "these weekdays, every week" is most of what programs
+# plan, and PostgreSQL expands it itself (below); any other rule goes through dateutil.
+_WEEKLY_RULE = re.compile(r"FREQ=WEEKLY;BYDAY=((?:MO|TU|WE|TH|FR|SA|SU)(?:,(?:MO|TU|WE|TH|FR|SA|SU))*)")
+_ISO_WEEKDAYS = {"MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6, "SU": 7}
+
+
+def weekday_mask(rule: str) -> int | None:
+    """For a rule that is exactly FREQ=WEEKLY;BYDAY=..., its ISO weekdays as bits (Monday is bit 1); else None."""
+    match = _WEEKLY_RULE.fullmatch(rule.strip())
+    if match is None:
+        return None
+    return sum({1 << _ISO_WEEKDAYS[day] for day in match.group(1).split(",")})
+
+
+# One INSERT for every new session. Weekly rules are expanded here: each day of the
+# series' window on one of its weekdays, unless the site is closed that day, at the
+# start time in the program's zone (``w_*``: series, first and last day, weekday bits).
+# Other rules come expanded by dateutil, already in UTC (``o_*``). A local time the
+# clocks skip (02:30 on the spring-forward night) is read with the offset before the
+# change, as PostgreSQL and zoneinfo both do; a local time that happens twice (01:30
+# on the fall-back night) is the first of the two, as zoneinfo's fold=0 reads it,
+# where PostgreSQL alone would take the second: hence ``early``, the time read three
+# hours earlier and moved back, kept when it is the same wall-clock time.
+# ON CONFLICT DO NOTHING: an occurrence that exists (perhaps moved or cancelled) stays as it is.
+_INSERT_SESSIONS_SQL = """
+INSERT INTO scheduling_session (public_id, created_at, updated_at, series_id, occurrence_start, starts_at, ends_at,
+                                local_date, duration_minutes, status, cancelled_at, status_reason, facilitator_id,
+                                room, capacity, booked_count)
+SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, ss.id, o.starts_at, o.starts_at,
+       o.starts_at + make_interval(mins => ss.duration_minutes), o.day, ss.duration_minutes, %(scheduled)s, NULL, '',
+       ss.facilitator_id, ss.room, ss.capacity, 0
+  FROM (
+    SELECT w.series_id, d.day, t.starts_at
+      FROM unnest(%(w_ids)s::bigint[], %(w_from)s::date[], %(w_until)s::date[], %(w_days)s::int[])
+           AS w(series_id, first_day, last_day, days)
+      JOIN scheduling_sessionseries ss ON ss.id = w.series_id
+      JOIN programs_program p ON p.id = ss.program_id
+     CROSS JOIN LATERAL generate_series(w.first_day::timestamp, w.last_day::timestamp, interval '1 day') AS g(at)
+     CROSS JOIN LATERAL (SELECT g.at::date AS day, g.at::date + ss.start_time AS local) AS d
+     CROSS JOIN LATERAL (
+           SELECT (d.local - interval '3 hours') AT TIME ZONE p.time_zone + interval '3 hours' AS early) AS e
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN e.early AT TIME ZONE p.time_zone = d.local THEN e.early
+                       ELSE d.local AT TIME ZONE p.time_zone END AS starts_at) AS t
+     WHERE (w.days >> extract(isodow FROM d.day)::int) & 1 = 1
+       AND NOT EXISTS (SELECT 1 FROM scheduling_closure c WHERE c.site_id = p.site_id AND c.date = d.day)
+       AND (%(backfill)s OR t.starts_at > %(now)s)
+    UNION ALL
+    SELECT * FROM unnest(%(o_ids)s::bigint[], %(o_days)s::date[], %(o_starts)s::timestamptz[])
+  ) AS o(series_id, day, starts_at)
+  JOIN scheduling_sessionseries ss ON ss.id = o.series_id
+ ORDER BY o.series_id, o.starts_at
+ON CONFLICT DO NOTHING
+"""
+
+
 # Book every patient placed in a series' program into its track sessions that
-# fall inside their placement, first come first seated while seats last. One
-# INSERT for any number of sessions and patients. ON CONFLICT DO NOTHING without
-# a target also skips rows that hit the no-overlap exclusion constraint, so a
-# patient already booked at that time is simply not booked twice. A booking
-# cancelled by staff is a decision and is not re-made; one cancelled because the
-# placement ended is, if the placement covers the day again (a reversal).
+# fall inside their placement, first come first seated while seats last. Two
+# statements for any number of sessions and patients, both finding the sessions
+# by series, program and dates ({where}) rather than by thousands of ids: the
+# first locks them in id order (so two generators cannot deadlock, and a one-off
+# booking waits rather than overfilling); the second, whose snapshot is taken
+# after those waits and so sees what the waited-for transactions booked, reads
+# their free seats and books. ON CONFLICT DO NOTHING without a target also skips
+# rows that hit the no-overlap exclusion constraint, so a patient already booked
+# at that time is simply not booked twice. A booking cancelled by staff is a
+# decision and is not re-made; one cancelled because the placement ended is, if
+# the placement covers the day again (a reversal). Those patients (``taken``) are
+# read once per session through its bookings: a NOT EXISTS per candidate was
+# planned as a scan of each patient's whole booking history whenever the
+# statistics did not know the window's sessions yet (the first run for new weeks).
+_LOCK_TRACK_SQL = """
+SELECT count(*) FROM (
+    SELECT s.id FROM scheduling_session s JOIN scheduling_sessionseries ss ON ss.id = s.series_id
+     WHERE s.status = %(scheduled)s AND ss.books_enrolled AND {where}
+     ORDER BY s.id
+       FOR UPDATE OF s
+) locked
+"""
 _BOOK_TRACK_SQL = """
+WITH sessions AS MATERIALIZED (
+    SELECT s.id, s.starts_at, s.ends_at, s.local_date, s.capacity - s.booked_count AS seats, ss.program_id,
+           ARRAY(SELECT b.patient_id FROM scheduling_booking b
+                  WHERE b.session_id = s.id AND (b.cancelled_at IS NULL OR b.cancel_reason = 'staff')) AS taken
+      FROM scheduling_session s
+      JOIN scheduling_sessionseries ss ON ss.id = s.series_id
+     WHERE s.status = %(scheduled)s AND ss.books_enrolled AND {where}
+     ORDER BY s.id
+       FOR UPDATE OF s
+)
 INSERT INTO scheduling_booking (public_id, created_at, updated_at, session_id, patient_id, placement_id, source,
                                 starts_at, ends_at, cancel_reason, attendance, patient_response)
 SELECT gen_random_uuid(), %(stamp)s, %(stamp)s, c.session_id, c.patient_id, c.placement_id, 'track',
        c.starts_at, c.ends_at, '', '', ''
   FROM (
-    SELECT s.id AS session_id, p.patient_id, p.id AS placement_id, s.starts_at, s.ends_at,
-           s.capacity - s.booked_count AS seats,
+    SELECT s.id AS session_id, p.patient_id, p.id AS placement_id, s.starts_at, s.ends_at, s.seats,
            row_number() OVER (PARTITION BY s.id ORDER BY p.start_on, p.id) AS queue
-      FROM scheduling_session s
-      JOIN scheduling_sessionseries ss ON ss.id = s.series_id
-      JOIN programs_placement p ON p.program_id = ss.program_id
-     WHERE s.id = ANY(%(session_ids)s)
-       AND p.cancelled_at IS NULL
+      FROM sessions s
+      JOIN programs_placement p ON p.program_id = s.program_id
+     WHERE p.cancelled_at IS NULL
        AND p.start_on <= s.local_date AND (p.ended_on IS NULL OR p.ended_on > s.local_date)
        AND (%(placement_id)s::bigint IS NULL OR p.id = %(placement_id)s::bigint)
-       AND NOT EXISTS (
-           SELECT 1 FROM scheduling_booking b
-            WHERE b.session_id = s.id AND b.patient_id = p.patient_id
-              AND (b.cancelled_at IS NULL OR b.cancel_reason = 'staff'))
+       AND p.patient_id <> ALL(s.taken)
   ) c
  WHERE c.queue <= c.seats
  ORDER BY c.session_id, c.queue
 ON CONFLICT DO NOTHING
-RETURNING id
+RETURNING id, starts_at
 """
 
 
@@ -435,29 +526,35 @@ def _book_track_sessions(
     not_started_at: dt.datetime | None = None,
 ) -> int:
     """Book the placed patients into track sessions; with ``not_started_at``, only sessions starting after it."""
-    sessions = Session.objects.scheduled().filter(series__books_enrolled=True)
+    where, params = ["TRUE"], {}
     if not_started_at is not None:
-        sessions = sessions.filter(starts_at__gt=not_started_at)
+        where.append("s.starts_at > %(not_started_at)s")
+        params["not_started_at"] = not_started_at
     if series_ids is not None:
-        sessions = sessions.filter(series_id__in=series_ids)
+        where.append("s.series_id = ANY(%(series_ids)s)")
+        params["series_ids"] = list(series_ids)
     if program_id is not None:
-        sessions = sessions.filter(series__program_id=program_id)
+        where.append("ss.program_id = %(program_id)s")
+        params["program_id"] = program_id
     if from_on is not None:
-        sessions = sessions.filter(local_date__gte=from_on)
+        where.append("s.local_date >= %(from_on)s")
+        params["from_on"] = from_on
     if until is not None:
-        sessions = sessions.filter(local_date__lte=until)
-    # Lock the sessions (in id order, so two generators cannot deadlock) before
-    # counting their free seats: a one-off booking waits rather than overfilling.
-    session_ids = list(sessions.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
-    if not session_ids:
-        return 0
+        where.append("s.local_date <= %(until)s")
+        params["until"] = until
+    now = clock.now()
+    params.update(placement_id=placement_id, stamp=now, scheduled=SessionStatus.SCHEDULED)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _BOOK_TRACK_SQL, {"session_ids": session_ids, "placement_id": placement_id, "stamp": clock.now()}
-        )
-        booking_ids = [row[0] for row in cursor.fetchall()]
-    _plan_reminders(booking_ids)
-    return len(booking_ids)
+        cursor.execute(_LOCK_TRACK_SQL.format(where=" AND ".join(where)), params)
+        # FOR UPDATE again: sessions locked above are ours already; one committed in between is locked now.
+        cursor.execute(_BOOK_TRACK_SQL.format(where=" AND ".join(where)), params)
+        booked = cursor.fetchall()
+    # Only bookings inside the planning horizon have reminders to plan now (the sweep plans
+    # the others as they come into it): thousands of ids past it would be read for nothing.
+    horizon = now + dt.timedelta(hours=settings.REMINDERS_PLANNING_HORIZON_HOURS)
+    if soon := [pk for pk, starts_at in booked if now < starts_at <= horizon]:
+        reminder_services.plan_for(target="booking", ids=soon, now=now)
+    return len(booked)
 
 
 # Reminders follow bookings in the same transaction: a booking made plans its reminders, a

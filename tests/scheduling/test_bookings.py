@@ -176,6 +176,24 @@ def test_cancelled_and_past_sessions_cannot_be_booked(patient, iop, clinician, t
     assert cancelled.value.code == "session_cancelled"
 
 
+def test_a_seat_freed_by_staff_goes_to_the_next_placed_patient_not_to_one_already_booked(iop, clinician, today):
+    # Capacity 2: A and B are placed first and booked; C, placed later, finds every session full.
+    first, second, third = PatientFactory(), PatientFactory(), PatientFactory()
+    for patient in (first, second):
+        journey.enroll_in_iop(patient=patient, program=iop, start_on=today, enrolled_by=clinician)
+    series = make_series(iop, clinician, starts_on=today + dt.timedelta(days=1), capacity=2)
+    journey.enroll_in_iop(patient=third, program=iop, start_on=today + dt.timedelta(days=1), enrolled_by=clinician)
+    assert not Booking.objects.filter(patient=third).exists()
+    freed = Booking.objects.active().filter(patient=second, session__series=series).first()
+    services.cancel_booking(booking=freed)
+
+    services.generate_sessions()
+
+    # The seat is C's: A, still booked and first in the queue, does not take it up again.
+    assert set(freed.session.bookings.active().values_list("patient", flat=True)) == {first.pk, third.pk}
+    assert Booking.objects.active().filter(patient=third).count() == 1
+
+
 def test_a_staff_cancelled_booking_is_not_remade_by_generation(patient, iop, clinician, today, future_group):
     journey.enroll_in_iop(patient=patient, program=iop, start_on=today, enrolled_by=clinician)
     booking = Booking.objects.active().filter(patient=patient).first()

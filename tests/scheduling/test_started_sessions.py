@@ -29,12 +29,17 @@ def at_14():
         yield AT_14
 
 
+# Every day, written so that dateutil expands it, and so that PostgreSQL does (a plain weekly rule).
+EVERY_DAY = pytest.mark.parametrize("rule", ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU"])
+
+
 def _local_days(queryset):
     return sorted(queryset.values_list("local_date", flat=True))
 
 
-def test_a_series_changed_from_today_to_a_time_already_past_starts_tomorrow(at_14, iop, clinician, patient):
-    series = make_series(iop, clinician, rule="FREQ=DAILY", start_time=dt.time(18, 0), duration_minutes=60,
+@EVERY_DAY
+def test_a_series_changed_from_today_to_a_time_already_past_starts_tomorrow(at_14, iop, clinician, patient, rule):
+    series = make_series(iop, clinician, rule=rule, start_time=dt.time(18, 0), duration_minutes=60,
                          starts_on=dt.date(2027, 1, 11))  # fmt: skip
     journey.enroll_in_iop(patient=patient, program=iop, start_on=dt.date(2027, 1, 11), enrolled_by=clinician)
     assert Booking.objects.active().filter(patient=patient, session__local_date=WEDNESDAY).count() == 1  # 18:00
@@ -50,9 +55,10 @@ def test_a_series_changed_from_today_to_a_time_already_past_starts_tomorrow(at_1
     assert not Session.objects.filter(series__program=iop, local_date=WEDNESDAY).exists()
 
 
-def test_a_series_changed_in_place_does_not_bring_back_a_started_occurrence(at_14, iop, clinician, patient):
+@EVERY_DAY
+def test_a_series_changed_in_place_does_not_bring_back_a_started_occurrence(at_14, iop, clinician, patient, rule):
     # A series that starts today is changed in place (no split): its new 09:00 today has already started.
-    series = make_series(iop, clinician, rule="FREQ=DAILY", start_time=dt.time(18, 0), duration_minutes=60,
+    series = make_series(iop, clinician, rule=rule, start_time=dt.time(18, 0), duration_minutes=60,
                          starts_on=WEDNESDAY)  # fmt: skip
     journey.enroll_in_iop(patient=patient, program=iop, start_on=WEDNESDAY, enrolled_by=clinician)
 
