@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from clinic import access, clock
+from clinic import access, clock, localtime
 from programs import selectors
 from programs.models import PlacementKind, Program, Site
 
@@ -174,7 +174,7 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
                "warn" if below_planned else "", "hours booked this week, full weeks only"),
         Figure("IOP below weekly minimum, attended last week", below_attended,
                _changelist("programs", "iopenrollment", worklist="below_minimum_attended"),
-               "warn" if below_attended else "", f"week of {schedule.week_start(last_week):%b %-d}"),
+               "warn" if below_attended else "", f"week of {localtime.day(schedule.week_start(last_week))}"),
         Figure("Consecutive absences", absences,
                _changelist("programs", "iopenrollment", worklist="consecutive_absences"),
                "warn" if absences else "", f"last {schedule.ABSENCE_RUN} recorded sessions missed"),
