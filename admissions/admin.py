@@ -117,7 +117,11 @@ class ReserveForm(ActionForm):
     bed = forms.ModelChoiceField(queryset=Bed.objects.none(), required=False, help_text="Residential programs only.")
     start_on = forms.DateField(widget=DATE)
     planned_end_on = forms.DateField(widget=DATE, required=False)
-    expires_at = forms.DateTimeField(help_text="Not admitted by then, the reservation lapses (UTC).")
+    # In the user's zone, which clinic.localtime activates for staff requests; the browser's picker.
+    expires_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Not admitted by then, the reservation lapses (your local time).",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -80,7 +80,7 @@ def _actions(row: selectors.BoardBed, user, back: str) -> list[tuple[str, str]]:
             for label, slug in workflow_actions
             if user.has_perm(admin_workflows.WORKFLOWS[slug].permission)
         ]
-    # A reserved bed is admitted to through its reservation (Admissions › Reservations), not from here.
+    # A reserved bed is admitted to through its reservation (Admissions > Reservations), not from here.
     if row.in_service and not row.reserved and user.has_perm(ADMIT):
         return [("Admit", reverse("admin:programs_bed_admit", args=[row.bed.public_id]))]
     return []

@@ -14,6 +14,7 @@ from clinic import clock
 from patients.models import Patient
 from programs.models import (
     AftercareCheckIn,
+    AftercarePlan,
     Bed,
     Discharge,
     Placement,
@@ -489,6 +490,31 @@ def chart_header(*, patient: Patient) -> ChartHeader:
     )
     zone = placement.program.time_zone if placement is not None else patient.time_zone
     return ChartHeader(patient=patient, on=clock.local_today(zone), placement=placement)
+
+
+@dataclass(frozen=True)
+class ChartCheckIn:
+    """An aftercare check-in as the chart lists it: due, done or missed, and how late."""
+
+    checkin: AftercareCheckIn
+    days_late: int  # past its due date without being done (0 otherwise)
+    overdue: bool  # past the grace days: someone should call (as ``checkins_missed``)
+
+
+def aftercare_checkins(*, patient: Patient) -> list[ChartCheckIn]:
+    """The check-ins of the patient's aftercare plans (revoked plans left out), by due date; one query."""
+    checkins = (
+        AftercareCheckIn.objects.filter(plan__patient=patient)
+        .exclude(plan__status=AftercarePlan.Status.REVOKED)
+        .select_related("plan__program")
+        .order_by("due_on", "id")
+    )
+    rows = []
+    for checkin in checkins:
+        on = clock.local_today(checkin.plan.program.time_zone)
+        late = (on - checkin.due_on).days if checkin.status == "scheduled" and checkin.due_on < on else 0
+        rows.append(ChartCheckIn(checkin, late, late > CHECKIN_GRACE_DAYS))
+    return rows
 
 
 def current_care_annotations() -> dict:

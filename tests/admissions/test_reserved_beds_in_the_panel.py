@@ -61,9 +61,7 @@ def test_a_lapsed_reservation_frees_the_bed_for_the_picker(ward, residential):
         assert ward["reserved"] in selectors.free_beds(from_on=on, program=residential)
 
 
-def test_the_board_shows_for_whom_a_free_bed_is_reserved_and_offers_no_admit(
-    client, site_clinician, residential, ward
-):
+def test_the_board_shows_for_whom_a_free_bed_is_reserved_and_offers_no_admit(client, site_clinician, residential, ward):
     client.force_login(site_clinician)
 
     rows, response = _rows(client, residential)

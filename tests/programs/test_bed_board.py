@@ -228,7 +228,8 @@ def test_a_bed_taken_meanwhile_says_so_and_keeps_the_other_fields(client, site_c
     assert response.status_code == 200
     form = response.context["form"]
     assert form.errors["bed"] == [
-        "Bed 104-B is no longer free: it was taken, reserved or taken out of service meanwhile. Choose another free bed."
+        "Bed 104-B is no longer free: it was taken, reserved or taken out of service meanwhile. "
+        "Choose another free bed."
     ]
     assert form["patient"].value() == str(newcomer.pk) and form["planned_discharge_on"].value() == planned
     assert not Placement.objects.filter(patient=newcomer).exists()
