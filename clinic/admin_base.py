@@ -75,6 +75,7 @@ class ScopedAdminMixin:
     # widgets showed ISO text ("2026-12-02") beside "Dec. 2, 2026" on the same form.
     formfield_overrides = {
         models.DateField: {"widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")},
+        models.TimeField: {"widget": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")},
         models.DateTimeField: {
             "form_class": forms.DateTimeField,
             "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

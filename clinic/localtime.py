@@ -115,6 +115,7 @@ def admin_column(
     def column(obj) -> str:
         return when(getattr(obj, field), zone(obj) if zone else None, with_date=with_date)
 
+    column.__name__ = field  # the column's CSS class: field-starts_at, column-starts_at
     # What ``admin.display`` sets, without importing the admin into a module models use.
     column.short_description = description or field.replace("_", " ")
     column.admin_order_field = field
