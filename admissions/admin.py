@@ -21,7 +21,7 @@ from django.utils.html import format_html_join
 
 from admissions import selectors, services
 from admissions.models import Referral, ReferralSource, ReferralStatus, Reservation, ReservationStatus
-from clinic import access, clock
+from clinic import access, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditCategory
@@ -169,7 +169,7 @@ def _reserve(referral, data, user) -> str:
 
 def _admit(reservation, data, user) -> str:
     stay = services.admit_reservation(reservation=reservation, admitted_by=user, **data)
-    return f"Admitted to {stay.program.name} on {stay.start_on:%b %-d}."
+    return f"Admitted to {stay.program.name} on {localtime.day(stay.start_on)}."
 
 
 def _cancel(reservation, data, user) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import formats, timezone
 
 from clinic import access
@@ -55,14 +56,21 @@ def remember_zone(sender, request, user, **kwargs) -> None:
 
 
 class StaffTimeZoneMiddleware:
-    """Activates the signed-in staff member's zone for the request (stock admin columns follow it)."""
+    """Activates the signed-in staff member's zone for the staff panel (stock admin columns follow it).
+
+    The panel only: the API answers in UTC whoever calls it (DRF renders instants in the active zone).
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.panel_prefix = None
 
     def __call__(self, request):
+        if self.panel_prefix is None:
+            self.panel_prefix = reverse("admin:index")
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and access.is_staff_member(user):
+        in_panel = request.path.startswith(self.panel_prefix)
+        if in_panel and user is not None and user.is_authenticated and access.is_staff_member(user):
             name = request.session.get(SESSION_KEY)
             if name is None:  # a session from before this was kept: look it up once
                 name = request.session[SESSION_KEY] = zone_of_user(user)

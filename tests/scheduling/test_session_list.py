@@ -125,3 +125,12 @@ def test_the_list_costs_the_same_queries_for_more_sessions(client, pacific, paci
     with CaptureQueriesContext(connection) as many:
         assert len(_dates(_list(client))) == 6 + 20  # Jan 12 to 31
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.instant(LATE_EVENING)
+def test_the_api_still_answers_in_utc_to_a_staff_session(client, pacific_clinician, evening_group):
+    client.force_login(pacific_clinician)  # the panel would read Los Angeles time
+
+    sessions = client.get("/api/v1/sessions/", {"program": str(evening_group.program.public_id)}).json()["results"]
+
+    assert sessions and all(s["starts_at"].endswith("Z") or s["starts_at"].endswith("+00:00") for s in sessions)
