@@ -251,7 +251,7 @@ class AttendanceRecordAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["booking", "attendance", "minutes_attended", "previous_attendance", "recorded_by", "created_at"]
     list_filter = ["attendance", "previous_attendance"]
     search_fields = ["booking__patient__mrn", "booking__patient__legal_last_name", "reason"]
-    list_select_related = ["booking__patient", "booking__session__series", "recorded_by"]
+    list_select_related = ["booking__patient", "booking__session__series__program", "recorded_by"]
 
 
 @admin.register(CalendarFeed)
