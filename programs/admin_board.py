@@ -121,7 +121,8 @@ def board_view(model_admin: admin.ModelAdmin):
             "show_clinical": access.can_view_clinical(request.user),
             "summary": {
                 "occupied": sum(1 for b in beds if b.stay),
-                "free": sum(1 for b in beds if not b.stay and b.in_service),
+                "free": sum(1 for b in beds if not b.stay and b.in_service and not b.reserved),
+                "reserved": sum(1 for b in beds if b.in_service and b.reserved),
                 "out_of_service": sum(1 for b in beds if not b.in_service),
                 "frees_this_week": sum(1 for b in beds if b.frees_this_week),
             },

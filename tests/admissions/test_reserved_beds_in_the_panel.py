@@ -72,6 +72,7 @@ def test_the_board_shows_for_whom_a_free_bed_is_reserved_and_offers_no_admit(cli
     assert [label for label, _ in rows["201-B"].actions] == ["Admit"]
     page = response.content.decode()
     assert "<strong>Reserved</strong> for Nia Okafor from" in page
+    assert response.context["summary"]["free"] == 1 and response.context["summary"]["reserved"] == 1
     # An occupied bed shows the reservation after its occupant as the next planned admission.
     busy = rows["202-A"].row
     assert not busy.reserved and busy.next_admission.patient == ward["after"].patient

@@ -79,7 +79,13 @@ def test_each_bed_shows_who_is_in_it_how_far_along_and_what_needs_deciding(
     booked = rows["105-A"].row
     assert booked.stay is None and booked.next_stay.patient == other_patient
     assert not rows["105-B"].row.in_service
-    assert response.context["summary"] == {"occupied": 1, "free": 2, "out_of_service": 1, "frees_this_week": 1}
+    assert response.context["summary"] == {
+        "occupied": 1,
+        "free": 2,
+        "reserved": 0,
+        "out_of_service": 1,
+        "frees_this_week": 1,
+    }
     page = response.content.decode()
     assert "Day 36 of 38" in page and patient.mrn in page and "past minimum by 5 days" in page
     assert "Planned discharge within 3 days" in page
