@@ -21,7 +21,7 @@ from django.utils.html import format_html_join
 
 from admissions import selectors, services
 from admissions.models import Referral, ReferralSource, ReferralStatus, Reservation, ReservationStatus
-from clinic import access, clock
+from clinic import access, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditCategory
@@ -117,7 +117,11 @@ class ReserveForm(ActionForm):
     bed = forms.ModelChoiceField(queryset=Bed.objects.none(), required=False, help_text="Residential programs only.")
     start_on = forms.DateField(widget=DATE)
     planned_end_on = forms.DateField(widget=DATE, required=False)
-    expires_at = forms.DateTimeField(help_text="Not admitted by then, the reservation lapses (UTC).")
+    # In the user's zone, which clinic.localtime activates for staff requests; the browser's picker.
+    expires_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Not admitted by then, the reservation lapses (your local time).",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -165,7 +169,7 @@ def _reserve(referral, data, user) -> str:
 
 def _admit(reservation, data, user) -> str:
     stay = services.admit_reservation(reservation=reservation, admitted_by=user, **data)
-    return f"Admitted to {stay.program.name} on {stay.start_on:%b %-d}."
+    return f"Admitted to {stay.program.name} on {localtime.day(stay.start_on)}."
 
 
 def _cancel(reservation, data, user) -> str:

@@ -7,9 +7,10 @@ class AdmissionsConfig(AppConfig):
     verbose_name = "Admissions: referrals, waitlist, reservations"
 
     def ready(self) -> None:
-        from admissions import dashboard, services
+        from admissions import dashboard, selectors, services
         from clinic import access
         from clinic.dashboard import register_chart_forecast, register_figures
+        from programs.selectors import register_bed_holds
         from programs.services import register_bed_claim_check
 
         access.register_scope("admissions.referral", site="program__site")
@@ -38,3 +39,5 @@ class AdmissionsConfig(AppConfig):
         register_chart_forecast(dashboard.forecast)
         # programs cannot import this app; it asks us, through a hook, whether a bed is reserved.
         register_bed_claim_check(services.check_bed_claim)
+        # ... and which beds are reserved, so free-bed pickers skip them and the bed board shows for whom.
+        register_bed_holds(selectors.ReservedBeds)

@@ -22,6 +22,7 @@ from django.contrib.postgres.fields import DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import F, Q
 
+from clinic import localtime
 from clinic.models import TimeStampedModel
 from patients.models import Patient
 from programs.models import AsamLevel, Bed, Placement, Program
@@ -227,7 +228,7 @@ class Reservation(TimeStampedModel):
 
     def __str__(self) -> str:
         where = f"bed {self.bed.label}" if self.bed_id else "a seat"
-        return f"Reservation of {where} in {self.program.name} from {self.start_on:%Y-%m-%d}"
+        return f"Reservation of {where} in {self.program.name} from {localtime.day(self.start_on)}"
 
 
 class BedHold(models.Model):

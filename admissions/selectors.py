@@ -12,6 +12,7 @@ from admissions.errors import InvalidRange
 from admissions.models import Referral, ReferralStatus, Reservation, ReservationStatus
 from patients.models import Patient
 from programs.models import RESIDENTIAL_LEVELS, Program
+from programs.selectors import PlannedAdmission
 
 MAX_CENSUS_DAYS = 366
 
@@ -33,6 +34,35 @@ def days_waiting(referral: Referral, *, today: dt.date) -> int | None:
 def held_reservations(*, now: dt.datetime) -> QuerySet[Reservation]:
     """Reservations still holding their bed or seat (held and not past their expiry)."""
     return Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__gt=now)
+
+
+def _beds_held_on_or_after(*, from_on: dt.date, now: dt.datetime) -> QuerySet[Reservation]:
+    # As check_bed_claim refuses: any held reservation of the bed that has not ended by ``from_on``.
+    return held_reservations(now=now).filter(bed__isnull=False, planned_end_on__gt=from_on)
+
+
+class ReservedBeds:
+    """What ``programs.selectors`` asks through ``register_bed_holds``: beds reserved, and for whom."""
+
+    @staticmethod
+    def held_beds(*, from_on: dt.date, now: dt.datetime) -> QuerySet:
+        return _beds_held_on_or_after(from_on=from_on, now=now).values("bed")
+
+    @staticmethod
+    def next_holds(*, bed_ids: list[int], on: dt.date, now: dt.datetime) -> dict[int, PlannedAdmission]:
+        if not bed_ids:
+            return {}
+        reservations = (
+            _beds_held_on_or_after(from_on=on, now=now)
+            .filter(bed__in=bed_ids)
+            .select_related("patient")
+            .order_by("bed_id", "start_on", "id")
+            .distinct("bed_id")
+        )
+        return {
+            r.bed_id: PlannedAdmission(r.patient, r.start_on, r.planned_end_on, source="reservation")
+            for r in reservations
+        }
 
 
 def reservations_expiring(*, now: dt.datetime, within: dt.timedelta = dt.timedelta(hours=48), sites=None):

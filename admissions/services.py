@@ -40,7 +40,7 @@ from admissions.models import (
     Reservation,
     ReservationStatus,
 )
-from clinic import clock
+from clinic import clock, localtime
 from clinic.db import translate_integrity_errors
 from clinic.errors import InvalidInput
 from patients import services as patient_services
@@ -319,7 +319,8 @@ def _check_bed_free(*, bed: Bed, start_on: dt.date, end_on: dt.date, today: dt.d
     )
     if reserved is not None:
         raise BedUnavailable(
-            f"Bed {bed.label} is reserved from {reserved.start_on:%Y-%m-%d} to {reserved.planned_end_on:%Y-%m-%d}.",
+            f"Bed {bed.label} is reserved from {localtime.day(reserved.start_on)} "
+            f"to {localtime.day(reserved.planned_end_on)}.",
             field="bed",
         )
     stays = Placement.objects.not_cancelled().filter(bed=bed, start_on__lt=end_on).exclude(ended_on__lte=start_on)
@@ -327,7 +328,7 @@ def _check_bed_free(*, bed: Bed, start_on: dt.date, end_on: dt.date, today: dt.d
         until = _effective_end(stay.ended_on, stay.planned_end_on, today=today)
         if until is None or until > start_on:
             raise BedUnavailable(
-                f"Bed {bed.label} is occupied until {until:%Y-%m-%d} (planned discharge)."
+                f"Bed {bed.label} is occupied until {localtime.day(until)} (planned discharge)."
                 if until
                 else f"Bed {bed.label} is occupied.",
                 field="bed",
@@ -341,7 +342,7 @@ def _check_seat_free(*, program: Program, start_on: dt.date, end_on: dt.date, to
     full = next((day for day in days if day.expected >= program.capacity), None)
     if full is not None:
         raise ProgramFull(
-            f"{program.name} is full on {full.day:%Y-%m-%d} ({full.expected} of {program.capacity} seats taken); "
+            f"{program.name} is full on {localtime.day(full.day)} ({full.expected} of {program.capacity} seats taken); "
             "there is no seat to reserve from this date.",
             field="start_on",
         )
@@ -447,12 +448,14 @@ def admit_reservation(
             )
         if reservation.expires_at <= now:
             raise ReservationLapsed(
-                f"This reservation expired at {reservation.expires_at:%Y-%m-%d %H:%M} UTC; the bed is no longer held."
+                f"This reservation expired at {localtime.when(reservation.expires_at, reservation.program.time_zone)}; "
+                "the bed is no longer held."
             )
         day = admitted_on or reservation.start_on
         if day < reservation.start_on or (reservation.planned_end_on and day >= reservation.planned_end_on):
             raise InvalidDate(
-                f"Admit on or after the reserved day ({reservation.start_on:%Y-%m-%d}) and before its planned end.",
+                f"Admit on or after the reserved day ({localtime.day(reservation.start_on)}) "
+                "and before its planned end.",
                 field="admitted_on",
             )
         referral = _lock_referral(reservation.referral)
@@ -510,11 +513,11 @@ def check_bed_claim(*, bed: Bed, start_on: dt.date, patient: Patient | None) -> 
         return
     if patient is not None and held.patient_id == patient.pk:
         raise BedUnavailable(
-            f"Bed {bed.label} is reserved for this patient from {held.start_on:%Y-%m-%d}: admit them through "
+            f"Bed {bed.label} is reserved for this patient from {localtime.day(held.start_on)}: admit them through "
             "the reservation.",
             field="bed",
         )
     raise BedUnavailable(
-        f"Bed {bed.label} is reserved for another patient from {held.start_on:%Y-%m-%d}; choose another bed.",
+        f"Bed {bed.label} is reserved for another patient from {localtime.day(held.start_on)}; choose another bed.",
         field="bed",
     )

@@ -1,8 +1,10 @@
 """Admin building blocks shared by the apps."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import models
 
 from clinic import access, audit
 from clinic.models import AuditAction
@@ -68,6 +70,17 @@ class ScopedAdminMixin:
     audit_category: str | None = None
     clinical_fields: tuple[str, ...] = ()
     clinical_inlines: tuple[type, ...] = ()
+    # One date format on staff pages (issue 12): the browser's own pickers show dates and times in the
+    # user's locale (and the time in the user's zone, activated by clinic.localtime), where the stock
+    # widgets showed ISO text ("2026-12-02") beside "Dec. 2, 2026" on the same form.
+    formfield_overrides = {
+        models.DateField: {"widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")},
+        models.TimeField: {"widget": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")},
+        models.DateTimeField: {
+            "form_class": forms.DateTimeField,
+            "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        },
+    }
 
     # Scoping
     def get_queryset(self, request):

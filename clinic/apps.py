@@ -22,6 +22,9 @@ class ClinicConfig(AppConfig):
         from clinic import audit
 
         user_logged_in.connect(audit.on_user_logged_in, dispatch_uid="clinic.audit.login")
+        from clinic import localtime
+
+        user_logged_in.connect(localtime.remember_zone, dispatch_uid="clinic.localtime.remember_zone")
         user_logged_out.connect(audit.on_user_logged_out, dispatch_uid="clinic.audit.logout")
         user_login_failed.connect(audit.on_user_login_failed, dispatch_uid="clinic.audit.login_failed")
         post_migrate.connect(_sync_roles, dispatch_uid="clinic.access.sync_roles")

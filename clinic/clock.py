@@ -26,7 +26,9 @@ def today() -> dt.date:
     Prefer `local_today(zone)` wherever a site, program or patient zone is known:
     "today" for a group in Los Angeles is not UTC's today.
     """
-    return timezone.localdate(now())
+    # The default zone, not the active one: staff requests activate the user's zone for display
+    # (clinic.localtime), and "today" must not change with who is asking.
+    return timezone.localdate(now(), timezone.get_default_timezone())
 
 
 def local_today(zone: str | ZoneInfo) -> dt.date:

@@ -16,6 +16,9 @@ from programs import admin_workflows
 from programs import selectors as program_selectors
 from reminders import selectors as reminder_selectors
 from scheduling import admin_views as schedule_panel
+from utilization import selectors as ur_selectors
+
+VIEW_AUTHORIZATION = "utilization.view_authorization"
 
 
 # --- Security (issue 7): consent history, shown read-only; written through services ----------
@@ -148,8 +151,17 @@ class PatientAdmin(ScopedAdminMixin, admin.ModelAdmin):
         patient = self.get_object(request, object_id)  # scoped: another site's patient is not found
         if patient is not None:
             context["timeline"] = program_selectors.patient_timeline(patient=patient)
-            context["chart"] = program_selectors.chart_header(patient=patient)  # issue 12: the header
+            context["chart"] = chart = program_selectors.chart_header(patient=patient)  # issue 12: the header
             context["show_clinical"] = access.can_view_clinical(request.user)
+            if context["show_clinical"]:
+                context["aftercare"] = program_selectors.aftercare_checkins(patient=patient)
+            stay = chart.placement
+            if stay is not None and stay.program.is_residential and request.user.has_perm(VIEW_AUTHORIZATION):
+                # "Auth 12 of 14 days": the payer's days for this level of care, counted through today.
+                current = ur_selectors.authorization_in_force(
+                    episode=stay.episode_id, on=chart.on, asam_level=stay.program.asam_level
+                )
+                context["authorization"] = ur_selectors.authorization_headline(current)
             context["workflows"] = admin_workflows.available_workflows(patient=patient, user=request.user)
             if request.user.has_perm("programs.add_reversal"):
                 context["reversals"] = admin_workflows.reversible_records(patient=patient)

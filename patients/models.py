@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from clinic import localtime
 from clinic.models import TimeStampedModel
 from patients.validators import validate_e164_phone, validate_language, validate_time_zone
 
@@ -138,7 +139,8 @@ class MessagingConsentEvent(models.Model):
         indexes = [models.Index(fields=["patient", "-at"])]
 
     def __str__(self) -> str:
-        return f"Messaging consent {self.get_kind_display().lower()} {self.at:%Y-%m-%d} ({self.get_means_display()})"
+        kind, means = self.get_kind_display().lower(), self.get_means_display()
+        return f"Messaging consent {kind} {localtime.day(self.at)} ({means})"
 
 
 class DisclosedInformation(models.TextChoices):
@@ -194,7 +196,7 @@ class DisclosureConsent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Disclosure to {self.recipient} until {self.expires_at:%Y-%m-%d}"
+        return f"Disclosure to {self.recipient} until {localtime.day(self.expires_at)}"
 
     def in_force_at(self, at: dt.datetime) -> bool:
         return self.given_at <= at < self.expires_at and (self.revoked_at is None or at < self.revoked_at)

@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from clinic import access, audit, clock
+from clinic import access, audit, clock, localtime
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from patients.models import Patient
@@ -80,7 +80,8 @@ def _actions(row: selectors.BoardBed, user, back: str) -> list[tuple[str, str]]:
             for label, slug in workflow_actions
             if user.has_perm(admin_workflows.WORKFLOWS[slug].permission)
         ]
-    if row.in_service and user.has_perm(ADMIT):
+    # A reserved bed is admitted to through its reservation (Admissions > Reservations), not from here.
+    if row.in_service and not row.reserved and user.has_perm(ADMIT):
         return [("Admit", reverse("admin:programs_bed_admit", args=[row.bed.public_id]))]
     return []
 
@@ -101,7 +102,7 @@ def board_view(model_admin: admin.ModelAdmin):
             BoardRow(row, _actions(row, request.user, back)) for row in selectors.bed_board_local(programs=programs)
         ]
         shown = {r.row.stay.patient_id for r in rows if r.row.stay} | {
-            r.row.next_stay.patient_id for r in rows if r.row.next_stay
+            r.row.next_admission.patient.pk for r in rows if r.row.next_admission
         }
         audit.record(
             request,
@@ -120,7 +121,8 @@ def board_view(model_admin: admin.ModelAdmin):
             "show_clinical": access.can_view_clinical(request.user),
             "summary": {
                 "occupied": sum(1 for b in beds if b.stay),
-                "free": sum(1 for b in beds if not b.stay and b.in_service),
+                "free": sum(1 for b in beds if not b.stay and b.in_service and not b.reserved),
+                "reserved": sum(1 for b in beds if b.in_service and b.reserved),
                 "out_of_service": sum(1 for b in beds if not b.in_service),
                 "frees_this_week": sum(1 for b in beds if b.frees_this_week),
             },
@@ -166,7 +168,7 @@ def admit_view(model_admin: admin.ModelAdmin):
                 messages.success(
                     request,
                     f"Admitted {stay.patient.display_name} to {stay.program.name}, bed {stay.bed.label}, "
-                    f"until {stay.planned_end_on:%b %-d}.",
+                    f"until {localtime.day(stay.planned_end_on)}.",
                 )
                 return redirect(_board_url(stay.program))
         context = {

@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from clinic import access, clock
+from clinic import access, clock, localtime
 from clinic.errors import DomainError
 from patients.models import Patient
 from programs import selectors, services
@@ -48,7 +48,7 @@ class BedChoiceField(forms.ModelChoiceField):
             if error.code != "invalid_choice" or bed is None:
                 raise
             raise ValidationError(
-                f"Bed {bed.label} is no longer free: it was taken or taken out of service meanwhile. "
+                f"Bed {bed.label} is no longer free: it was taken, reserved or taken out of service meanwhile. "
                 "Choose another free bed.",
                 code="bed_taken",
             ) from error
@@ -167,7 +167,7 @@ def _admit(patient, current, data, user) -> str:
         planned_discharge_on=data["planned_discharge_on"],
         admitted_by=user,
     )
-    return f"Admitted to {stay.program.name}, bed {stay.bed.label}, until {stay.planned_end_on:%b %-d}."
+    return f"Admitted to {stay.program.name}, bed {stay.bed.label}, until {localtime.day(stay.planned_end_on)}."
 
 
 def _enroll(patient, current, data, user) -> str:
@@ -178,7 +178,7 @@ def _enroll(patient, current, data, user) -> str:
         planned_end_on=data["planned_end_on"],
         enrolled_by=user,
     )
-    return f"Enrolled in {enrollment.program.name} from {enrollment.start_on:%b %-d}."
+    return f"Enrolled in {enrollment.program.name} from {localtime.day(enrollment.start_on)}."
 
 
 def _extend(patient, current, data, user) -> str:
@@ -188,7 +188,7 @@ def _extend(patient, current, data, user) -> str:
         reason=data["reason"],
         approved_by=data["approved_by"],
     )
-    return f"Stay extended to {extension.new_planned_end_on:%b %-d, %Y}."
+    return f"Stay extended to {localtime.day(extension.new_planned_end_on)}."
 
 
 def _step_down(patient, current, data, user) -> str:
@@ -200,7 +200,7 @@ def _step_down(patient, current, data, user) -> str:
         planned_end_on=data["planned_end_on"],
         decided_by=user,
     )
-    return f"Stepped down to {transition.to_placement.program.name} on {transition.effective_on:%b %-d}."
+    return f"Stepped down to {transition.to_placement.program.name} on {localtime.day(transition.effective_on)}."
 
 
 def _step_up(patient, current, data, user) -> str:
@@ -213,7 +213,7 @@ def _step_up(patient, current, data, user) -> str:
         decided_by=user,
     )
     stay = transition.to_placement
-    return f"Stepped up to {stay.program.name}, bed {stay.bed.label}, on {transition.effective_on:%b %-d}."
+    return f"Stepped up to {stay.program.name}, bed {stay.bed.label}, on {localtime.day(transition.effective_on)}."
 
 
 def _discharge(patient, current, data, user) -> str:
@@ -221,7 +221,7 @@ def _discharge(patient, current, data, user) -> str:
         episode=current.episode, on=data["on"], disposition=data["disposition"], notes=data["notes"], decided_by=user
     )
     checkins = record.aftercare_plan.checkins.count()
-    return f"Discharged on {record.effective_on:%b %-d}; aftercare plan started with {checkins} check-ins."
+    return f"Discharged on {localtime.day(record.effective_on)}; aftercare plan started with {checkins} check-ins."
 
 
 WORKFLOWS = {

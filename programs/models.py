@@ -23,7 +23,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from clinic import clock
+from clinic import clock, localtime
 from clinic.db import DateRange
 from clinic.models import TimeStampedModel
 from patients.models import Patient
@@ -190,7 +190,7 @@ class TreatmentEpisode(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"Episode {self.started_on:%Y-%m-%d} · {self.patient}"
+        return f"Episode {localtime.day(self.started_on)} · {self.patient}"
 
     @property
     def is_open(self) -> bool:
@@ -294,7 +294,7 @@ class Placement(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.program.name} from {self.start_on:%Y-%m-%d}"
+        return f"{self.get_kind_display()} · {self.program.name} from {localtime.day(self.start_on)}"
 
     @property
     def is_residential(self) -> bool:
@@ -364,7 +364,7 @@ class StayExtension(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"Extension to {self.new_planned_end_on:%Y-%m-%d}"
+        return f"Extension to {localtime.day(self.new_planned_end_on)}"
 
 
 class TransitionKind(models.TextChoices):
@@ -391,7 +391,7 @@ class Transition(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.effective_on:%Y-%m-%d}"
+        return f"{self.get_kind_display()} on {localtime.day(self.effective_on)}"
 
 
 class Disposition(models.TextChoices):
@@ -416,7 +416,7 @@ class Discharge(TimeStampedModel):
         ordering = ["-effective_on", "-created_at"]
 
     def __str__(self) -> str:
-        return f"Discharge on {self.effective_on:%Y-%m-%d} ({self.get_disposition_display()})"
+        return f"Discharge on {localtime.day(self.effective_on)} ({self.get_disposition_display()})"
 
 
 class Reversal(TimeStampedModel):
@@ -465,7 +465,7 @@ class AftercarePlan(TimeStampedModel):
         ordering = ["-starts_on"]
 
     def __str__(self) -> str:
-        return f"Aftercare from {self.starts_on:%Y-%m-%d} · {self.patient}"
+        return f"Aftercare from {localtime.day(self.starts_on)} · {self.patient}"
 
 
 class AftercareCheckIn(TimeStampedModel):
@@ -520,4 +520,4 @@ class AftercareCheckIn(TimeStampedModel):
         indexes = [models.Index(fields=["status", "due_on"])]
 
     def __str__(self) -> str:
-        return f"Day-{self.offset_days} check-in due {self.due_on:%Y-%m-%d}"
+        return f"Day-{self.offset_days} check-in due {localtime.day(self.due_on)}"

@@ -14,6 +14,7 @@ from clinic import clock
 from patients.models import Patient
 from programs.models import (
     AftercareCheckIn,
+    AftercarePlan,
     Bed,
     Discharge,
     Placement,
@@ -76,10 +77,42 @@ def current_placement(*, patient: Patient, on: dt.date) -> Placement | None:
     return Placement.objects.on(on).filter(patient=patient).select_related("program", "bed").first()
 
 
+# --- Beds held by an app above (admissions: reservations), asked through a hook -----------------
+# programs cannot import the apps above it. One registers, from its AppConfig.ready(), an object with
+#   held_beds(*, from_on, now) -> a values("bed") queryset of beds held for a patient on or after from_on
+#   next_holds(*, bed_ids, on, now) -> {bed_id: PlannedAdmission}, the first hold after ``on`` per bed
+# so a free-bed picker does not offer a reserved bed and the bed board shows the next planned admission.
+
+
+@dataclass(frozen=True)
+class PlannedAdmission:
+    """A bed held for a patient from a date (a reservation), not yet a stay."""
+
+    patient: Patient
+    start_on: dt.date
+    planned_end_on: dt.date | None
+    source: str  # what holds it, for the reader: "reservation"
+
+
+BED_HOLD_SOURCES: list = []
+
+
+def register_bed_holds(source) -> None:
+    if source not in BED_HOLD_SOURCES:
+        BED_HOLD_SOURCES.append(source)
+
+
 def free_beds(*, from_on: dt.date, program: Program | None = None, programs=None) -> QuerySet[Bed]:
-    """Beds in service with no stay on or after ``from_on`` (an admission's range is open-ended)."""
+    """Beds in service with no stay on or after ``from_on`` (an admission's range is open-ended), nor a hold.
+
+    A bed reserved for someone is not free to admit anyone else to; the reserved patient is admitted
+    through the reservation. An expired reservation holds nothing (the admission's check lapses it).
+    """
     occupied = Placement.objects.not_cancelled().filter(bed=OuterRef("pk")).exclude(ended_on__lte=from_on)
     beds = Bed.objects.filter(status=Bed.Status.AVAILABLE, program__is_active=True).exclude(Exists(occupied))
+    now = clock.now()
+    for source in BED_HOLD_SOURCES:
+        beds = beds.exclude(pk__in=source.held_beds(from_on=from_on, now=now))
     if program is not None:
         beds = beds.filter(program=program)
     if programs is not None:
@@ -296,6 +329,18 @@ class BoardBed:
     stay: Placement | None  # the stay that holds the bed on ``on``
     next_stay: Placement | None  # the next planned admission to the bed after ``on``
     free_since: dt.date | None  # for a free bed: the day the last stay ended
+    next_hold: PlannedAdmission | None = None  # the first reservation of the bed after ``on``
+
+    @property
+    def next_admission(self) -> Placement | PlannedAdmission | None:
+        """The next planned admission to the bed: a stay entered ahead, or a reservation, whichever is first."""
+        planned = [p for p in (self.next_stay, self.next_hold) if p is not None]
+        return min(planned, key=lambda p: p.start_on) if planned else None
+
+    @property
+    def reserved(self) -> bool:
+        """A free bed held for someone: admitting anyone else is refused."""
+        return self.stay is None and self.next_hold is not None
 
     @property
     def in_service(self) -> bool:
@@ -374,6 +419,12 @@ def bed_board(*, on: dt.date, programs: Iterable[Program]) -> list[BoardBed]:
             current[stay.bed_id] = stay
         else:
             upcoming.setdefault(stay.bed_id, stay)
+    holds: dict[int, PlannedAdmission] = {}
+    now = clock.now()
+    for source in BED_HOLD_SOURCES:  # one query each, whatever the number of beds
+        for bed_id, hold in source.next_holds(bed_ids=[bed.pk for bed in beds], on=on, now=now).items():
+            if bed_id not in holds or hold.start_on < holds[bed_id].start_on:
+                holds[bed_id] = hold
     return [
         BoardBed(
             bed=bed,
@@ -381,6 +432,7 @@ def bed_board(*, on: dt.date, programs: Iterable[Program]) -> list[BoardBed]:
             stay=current.get(bed.pk),
             next_stay=upcoming.get(bed.pk),
             free_since=None if bed.pk in current else bed.free_since,
+            next_hold=holds.get(bed.pk),
         )
         for bed in beds
     ]
@@ -438,6 +490,31 @@ def chart_header(*, patient: Patient) -> ChartHeader:
     )
     zone = placement.program.time_zone if placement is not None else patient.time_zone
     return ChartHeader(patient=patient, on=clock.local_today(zone), placement=placement)
+
+
+@dataclass(frozen=True)
+class ChartCheckIn:
+    """An aftercare check-in as the chart lists it: due, done or missed, and how late."""
+
+    checkin: AftercareCheckIn
+    days_late: int  # past its due date without being done (0 otherwise)
+    overdue: bool  # past the grace days: someone should call (as ``checkins_missed``)
+
+
+def aftercare_checkins(*, patient: Patient) -> list[ChartCheckIn]:
+    """The check-ins of the patient's aftercare plans (revoked plans left out), by due date; one query."""
+    checkins = (
+        AftercareCheckIn.objects.filter(plan__patient=patient)
+        .exclude(plan__status=AftercarePlan.Status.REVOKED)
+        .select_related("plan__program")
+        .order_by("due_on", "id")
+    )
+    rows = []
+    for checkin in checkins:
+        on = clock.local_today(checkin.plan.program.time_zone)
+        late = (on - checkin.due_on).days if checkin.status == "scheduled" and checkin.due_on < on else 0
+        rows.append(ChartCheckIn(checkin, late, late > CHECKIN_GRACE_DAYS))
+    return rows
 
 
 def current_care_annotations() -> dict:

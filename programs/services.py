@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from clinic import clock
+from clinic import clock, localtime
 from clinic.db import translate_integrity_errors
 from clinic.errors import InvalidInput
 from patients.models import Patient
@@ -96,7 +96,8 @@ def _check_not_far_future(day: dt.date, *, what: str) -> None:
     limit = _today() + dt.timedelta(days=settings.CLINIC_MAX_DAYS_AHEAD)
     if day > limit:
         raise InvalidDate(
-            f"The {what} date {day:%Y-%m-%d} is more than {settings.CLINIC_MAX_DAYS_AHEAD} days ahead; check the date.",
+            f"The {what} date {localtime.day(day)} is more than {settings.CLINIC_MAX_DAYS_AHEAD} days ahead; "
+            "check the date.",
             field="on",
         )
 
@@ -105,7 +106,8 @@ def _check_stay_length(*, program: Program, start_on: dt.date, planned_end_on: d
     days = (planned_end_on - start_on).days
     if days <= 0:
         raise StayLengthOutOfRange(
-            f"The planned discharge ({planned_end_on:%Y-%m-%d}) must come after the admission ({start_on:%Y-%m-%d}).",
+            f"The planned discharge ({localtime.day(planned_end_on)}) must come after the admission "
+            f"({localtime.day(start_on)}).",
             field="planned_discharge_on",
         )
     if days < program.residential_min_days:
@@ -146,7 +148,7 @@ def _lock_bed_for(*, bed: Bed, start_on: dt.date, patient: Patient | None = None
         raise BedUnavailable(f"Bed {bed.label} is out of service.", field="bed")
     taken = Placement.objects.not_cancelled().filter(bed=bed).exclude(ended_on__lte=start_on).exists()
     if taken:
-        raise BedUnavailable(f"Bed {bed.label} is taken on or after {start_on:%Y-%m-%d}.", field="bed")
+        raise BedUnavailable(f"Bed {bed.label} is taken on or after {localtime.day(start_on)}.", field="bed")
     return bed
 
 
@@ -154,8 +156,8 @@ def _check_no_overlap(*, patient: Patient, start_on: dt.date) -> None:
     clash = Placement.objects.not_cancelled().filter(patient=patient).exclude(ended_on__lte=start_on).first()
     if clash is not None:
         raise PlacementOverlap(
-            f"The patient is already in {clash.program.name} from {clash.start_on:%Y-%m-%d}"
-            + (f" to {clash.ended_on:%Y-%m-%d}" if clash.ended_on else "")
+            f"The patient is already in {clash.program.name} from {localtime.day(clash.start_on)}"
+            + (f" to {localtime.day(clash.ended_on)}" if clash.ended_on else "")
             + "; use a step-down or step-up to change the level of care.",
         )
 
@@ -194,7 +196,7 @@ def _lock_open_placement(placement: Placement, *, kind: PlacementKind, action: s
 def _check_transition_date(*, placement: Placement, on: dt.date, action: str) -> None:
     if on <= placement.start_on:
         raise InvalidDate(
-            f"The {action} must be dated after the current level of care began ({placement.start_on:%Y-%m-%d}).",
+            f"The {action} must be dated after the current level of care began ({localtime.day(placement.start_on)}).",
             field="on",
         )
     _check_not_far_future(on, what=action)
@@ -290,7 +292,7 @@ def extend_stay(
         stay = _lock_open_placement(stay, kind=PlacementKind.RESIDENTIAL, action="extension")
         if new_planned_discharge_on <= stay.planned_end_on:
             raise InvalidDate(
-                f"The new planned discharge must be after the current one ({stay.planned_end_on:%Y-%m-%d}).",
+                f"The new planned discharge must be after the current one ({localtime.day(stay.planned_end_on)}).",
                 field="new_planned_discharge_on",
             )
         # The extension row goes in first: the database accepts the longer plan only once it exists.

@@ -4,13 +4,20 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from clinic import audit, clock
+from clinic import audit, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from programs.admin import WorklistFilter
 from scheduling import admin_views, selectors, services
 from scheduling.models import AttendanceRecord, Booking, CalendarFeed, Closure, Session, SessionSeries
+
+
+def staff_name(user) -> str:
+    """A colleague as staff know them: their full name, the username only when no name is recorded."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
 
 
 class ServiceAddAdmin(admin.ModelAdmin):
@@ -47,13 +54,17 @@ class SeriesForm(forms.ModelForm):
 
 @admin.register(SessionSeries)
 class SessionSeriesAdmin(ScopedAdminMixin, ServiceAddAdmin):
-    list_display = ["name", "program", "kind", "rule", "start_time", "duration_minutes", "facilitator", "room",
+    list_display = ["name", "program", "kind", "rule", "start_time", "duration_minutes", "facilitator_name", "room",
                     "capacity", "starts_on", "ends_on", "generated_until"]  # fmt: skip
     list_filter = ["kind", "books_enrolled", "program__site", "program"]
     search_fields = ["name", "program__name", "room", "facilitator__last_name"]
     list_select_related = ["program__site", "facilitator"]
     form = SeriesForm
     change_form_template = "admin/scheduling/sessionseries/change_form.html"
+
+    @admin.display(description="facilitator", ordering="facilitator__last_name")
+    def facilitator_name(self, obj: SessionSeries) -> str:
+        return staff_name(obj.facilitator)
 
     def get_urls(self):
         return [*admin_views.series_urls(self), *super().get_urls()]
@@ -111,11 +122,52 @@ class SessionWorklistFilter(WorklistFilter):
     }
 
 
+class SessionWhenFilter(admin.SimpleListFilter):
+    """The session list opens on today and later, each program on its own local today (issue 12).
+
+    Not applied over a dashboard worklist (awaiting attendance is in the past), a date drill-down or
+    a search: those choose their own sessions.
+    """
+
+    title = "when"
+    parameter_name = "when"
+    PAST, ALL = "past", "all"
+    OVERRIDDEN_BY = ("worklist", "q", "local_date__year", "local_date__month", "local_date__day")
+
+    def lookups(self, request, model_admin):
+        return [(None, "Today and later"), (self.PAST, "Past"), (self.ALL, "All")]
+
+    def choices(self, changelist):
+        # Django's own "All" is the default choice here; ours are the three above.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}, [])
+                if lookup
+                else changelist.get_query_string(remove=[self.parameter_name]),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == self.PAST:
+            return selectors.sessions_before_today(queryset)
+        if self.value() == self.ALL or any(request.GET.get(key) for key in self.OVERRIDDEN_BY):
+            return queryset
+        return selectors.sessions_from_today(queryset)
+
+
+def _session_zone(session: Session) -> str:
+    return session.series.program.time_zone
+
+
 @admin.register(Session)
 class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
-    list_display = ["series", "starts_at", "local_date", "status", "room", "facilitator", "booked_count", "capacity",
+    # Times in the program's zone (with the zone when it is not the user's), facilitators by name.
+    starts = localtime.admin_column("starts_at", zone=_session_zone, description="starts")
+    list_display = ["series", starts, "status", "room", "facilitator_name", "booked_count", "capacity",
                     "moved"]  # fmt: skip
-    list_filter = [SessionWorklistFilter, "status", "series__kind", "series__program__site", "series__program"]
+    list_filter = [SessionWhenFilter, SessionWorklistFilter, "status", "series__kind", "series__program__site",
+                   "series__program"]  # fmt: skip
     change_form_template = "admin/scheduling/session/change_form.html"
     search_fields = ["series__name", "series__program__name", "room", "bookings__patient__legal_last_name"]
     list_select_related = ["series__program", "facilitator"]
@@ -125,6 +177,15 @@ class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     @admin.display(boolean=True)
     def moved(self, obj: Session) -> bool:
         return obj.is_moved
+
+    @admin.display(description="facilitator", ordering="facilitator__last_name")
+    def facilitator_name(self, obj: Session) -> str:
+        return staff_name(obj.facilitator)
+
+    def get_ordering(self, request):
+        # Nearest first: upcoming sessions soonest first, past ones most recent first.
+        past = request.GET.get(SessionWhenFilter.parameter_name) == SessionWhenFilter.PAST
+        return ["-starts_at", "-id"] if past or request.GET.get("worklist") == "awaiting" else ["starts_at", "id"]
 
     # --- Staff admin panel (issue 6): attendance, cancel and move from the session's page ---
     @admin.display(description="attendance")
@@ -172,11 +233,14 @@ class AttendanceRecordInline(ReadOnlyInline):
 @admin.register(Booking)
 class BookingAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     audit_category = AuditCategory.SCHEDULE
-    list_display = ["patient", "session", "starts_at", "source", "attendance", "minutes_attended", "cancelled_at",
+    starts = localtime.admin_column(
+        "starts_at", zone=lambda booking: booking.session.series.program.time_zone, description="starts"
+    )
+    list_display = ["patient", "session", starts, "source", "attendance", "minutes_attended", "cancelled_at",
                     "cancel_reason"]  # fmt: skip
     list_filter = ["source", "attendance", "cancel_reason", "session__series__program"]
     search_fields = ["patient__mrn", "patient__legal_last_name", "patient__legal_first_name", "session__series__name"]
-    list_select_related = ["patient", "session__series"]
+    list_select_related = ["patient", "session__series__program"]
     date_hierarchy = "starts_at"
     inlines = [AttendanceRecordInline]
 
@@ -187,7 +251,7 @@ class AttendanceRecordAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["booking", "attendance", "minutes_attended", "previous_attendance", "recorded_by", "created_at"]
     list_filter = ["attendance", "previous_attendance"]
     search_fields = ["booking__patient__mrn", "booking__patient__legal_last_name", "reason"]
-    list_select_related = ["booking__patient", "booking__session__series", "recorded_by"]
+    list_select_related = ["booking__patient", "booking__session__series__program", "recorded_by"]
 
 
 @admin.register(CalendarFeed)

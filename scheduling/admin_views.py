@@ -21,7 +21,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from clinic import access, audit, clock
+from clinic import access, audit, clock, localtime
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from scheduling import services
@@ -207,7 +207,8 @@ def session_action_view(model_admin: admin.ModelAdmin, action: str):
                     zone = ZoneInfo(session.series.program.time_zone)
                     starts_at = dt.datetime.combine(data["date"], data["time"], tzinfo=zone)
                     moved = services.move_session(session=session, starts_at=starts_at, reason=data["reason"])
-                    message = f"Session moved to {_local(moved):%a %b %-d, %H:%M}; its bookings moved with it."
+                    new_time = localtime.when(moved.starts_at, moved.series.program.time_zone)
+                    message = f"Session moved to {new_time}; its bookings moved with it."
             except DomainError as error:
                 field = {"starts_at": "date"}.get(error.field, error.field)
                 form.add_error(field if field in form.fields else None, error.message)
@@ -323,7 +324,7 @@ def change_series_view(model_admin: admin.ModelAdmin):
                     note = f" {len(result.unplaced_one_off_bookings)} one-off booking(s) could not follow."
                     messages.success(
                         request,
-                        f"Series changed from {form.cleaned_data['from_on']:%b %-d}: {result.removed_sessions} "
+                        f"Series changed from {localtime.day(form.cleaned_data['from_on'])}: {result.removed_sessions} "
                         f"session(s) regenerated, {result.kept_sessions} kept (started or with attendance)."
                         + (note if result.unplaced_one_off_bookings else ""),
                     )

@@ -17,6 +17,7 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import F, Q
 
+from clinic import localtime
 from clinic.models import TimeStampedModel
 from patients.models import Patient
 from programs.models import Placement, Program, Site
@@ -134,7 +135,7 @@ class Session(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.series.name} {self.starts_at:%Y-%m-%d %H:%M}Z"
+        return f"{self.series.name}, {localtime.when(self.starts_at, self.series.program.time_zone)}"
 
     @property
     def is_moved(self) -> bool:
@@ -157,7 +158,7 @@ class Closure(TimeStampedModel):
         constraints = [models.UniqueConstraint(fields=["site", "date"], name="closure_one_per_site_day")]
 
     def __str__(self) -> str:
-        return f"{self.site} closed {self.date:%Y-%m-%d}"
+        return f"{self.site} closed {localtime.day(self.date)}"
 
 
 class BookingSource(models.TextChoices):
@@ -272,7 +273,7 @@ class AttendanceRecord(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_attendance_display()} recorded {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_attendance_display()} recorded {localtime.when(self.created_at)}"
 
     @property
     def is_correction(self) -> bool:

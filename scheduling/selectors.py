@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import DateField, DateTimeField, Exists, F, Func, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models.functions import Cast, RowNumber
 
 from clinic import clock
 from patients.models import Patient
@@ -247,6 +247,27 @@ def sessions_today(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Se
     if sites is not None:
         sessions = sessions.filter(series__program__site__in=sites)
     return sessions.select_related("series__program__site", "facilitator").order_by("starts_at", "id")
+
+
+def program_local_today(now: dt.datetime | None = None, *, zone_field: str = "series__program__time_zone") -> Cast:
+    """Each row's program's local today, in SQL: ``timezone(zone, now)::date`` with ``now`` from our clock.
+
+    One expression for any number of zones, so a list filtered on it costs no extra query, and a
+    chosen instant (a test, faketime) moves it like every other "today".
+    """
+    instant = Value(now or clock.now(), output_field=DateTimeField())
+    local = Func(F(zone_field), instant, function="timezone", output_field=DateTimeField())
+    return Cast(local, DateField())
+
+
+def sessions_from_today(sessions: QuerySet[Session], *, now: dt.datetime | None = None) -> QuerySet[Session]:
+    """The sessions on or after their program's local today (the session list's default)."""
+    return sessions.filter(local_date__gte=program_local_today(now))
+
+
+def sessions_before_today(sessions: QuerySet[Session], *, now: dt.datetime | None = None) -> QuerySet[Session]:
+    """The sessions before their program's local today."""
+    return sessions.filter(local_date__lt=program_local_today(now))
 
 
 def sessions_awaiting_attendance(*, sites=None, now: dt.datetime | None = None) -> QuerySet[Session]:

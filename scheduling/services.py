@@ -29,7 +29,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clinic import clock
+from clinic import clock, localtime
 from clinic.db import translate_integrity_errors
 from patients.models import Patient
 from programs.models import Placement, Program, Site
@@ -164,7 +164,8 @@ def validate_series(series: SessionSeries) -> None:
     probe_until = series.ends_on or series.starts_on + dt.timedelta(days=RULE_PROBE_DAYS)
     if not local_occurrences(series, from_on=series.starts_on, until=probe_until):
         raise InvalidSchedule(
-            f"The rule {series.rule!r} has no session between {series.starts_on:%Y-%m-%d} and {probe_until:%Y-%m-%d}.",
+            f"The rule {series.rule!r} has no session between {localtime.day(series.starts_on)} "
+            f"and {localtime.day(probe_until)}.",
             field="rule",
         )
 
@@ -241,11 +242,13 @@ def change_series(*, series: SessionSeries, from_on: dt.date, changed_by: Abstra
         today = local_today(series.program.time_zone)
         if from_on < today:
             raise InvalidSchedule(
-                f"A series can be changed from today ({today:%Y-%m-%d}) on; past sessions are history.",
+                f"A series can be changed from today ({localtime.day(today)}) on; past sessions are history.",
                 field="from_on",
             )
         if series.ends_on is not None and from_on > series.ends_on:
-            raise OutsideSeries(f"The series ends on {series.ends_on:%Y-%m-%d}; {from_on:%Y-%m-%d} is after it.")
+            raise OutsideSeries(
+                f"The series ends on {localtime.day(series.ends_on)}; {localtime.day(from_on)} is after it."
+            )
 
         in_place = from_on <= series.starts_on
         if in_place:
@@ -634,7 +637,7 @@ def _book_one_off(*, session_id: int, patient_id: int) -> Booking:
     placement = Placement.objects.on(session.local_date).filter(patient_id=patient_id, program=program).first()
     if placement is None:
         raise OutsidePlacement(
-            f"The patient has no placement in {program.name} on {session.local_date:%Y-%m-%d}.", field="patient"
+            f"The patient has no placement in {program.name} on {localtime.day(session.local_date)}.", field="patient"
         )
     if Booking.objects.active().filter(session=session, patient_id=patient_id).exists():
         raise DoubleBooked("The patient is already booked into this session.")
@@ -647,7 +650,7 @@ def _book_one_off(*, session_id: int, patient_id: int) -> Booking:
     if clash is not None:
         raise DoubleBooked(
             f"The patient is already booked at an overlapping time ({clash.session.series.name}, "
-            f"{clash.starts_at.astimezone(ZoneInfo(program.time_zone)):%Y-%m-%d %H:%M})."
+            f"{localtime.when(clash.starts_at, program.time_zone)})."
         )
     if session.booked_count >= session.capacity:
         raise SessionFull(f"This session is full ({session.capacity} of {session.capacity} seats taken).")
@@ -760,14 +763,14 @@ def move_session(*, session: Session, starts_at: dt.datetime, reason: str = "") 
         local_date = starts_at.astimezone(ZoneInfo(series.program.time_zone)).date()
         if local_date < series.starts_on or (series.ends_on is not None and local_date > series.ends_on):
             raise OutsideSeries(
-                f"{local_date:%Y-%m-%d} is outside the series' dates ({series.starts_on:%Y-%m-%d} to "
-                f"{series.ends_on:%Y-%m-%d})."
+                f"{localtime.day(local_date)} is outside the series' dates ({localtime.day(series.starts_on)} to "
+                f"{localtime.day(series.ends_on)})."
                 if series.ends_on
-                else f"{local_date:%Y-%m-%d} is before the series starts ({series.starts_on:%Y-%m-%d}).",
+                else f"{localtime.day(local_date)} is before the series starts ({localtime.day(series.starts_on)}).",
                 field="starts_at",
             )
         if Closure.objects.filter(site_id=series.program.site_id, date=local_date).exists():
-            raise SiteClosed(f"{series.program.site.name} is closed on {local_date:%Y-%m-%d}.", field="starts_at")
+            raise SiteClosed(f"{series.program.site.name} is closed on {localtime.day(local_date)}.", field="starts_at")
         session.starts_at = starts_at
         session.ends_at = starts_at + dt.timedelta(minutes=session.duration_minutes)
         session.local_date = local_date
@@ -829,7 +832,7 @@ def record_attendance(
             raise SessionCancelled("This session was cancelled; there is no attendance to record.")
         if session.starts_at > clock.now():
             raise SessionNotStarted(
-                f"This session starts at {session.starts_at.astimezone(ZoneInfo(session.series.program.time_zone)):%Y-%m-%d %H:%M}; "  # noqa: E501
+                f"This session starts at {localtime.when(session.starts_at, session.series.program.time_zone)}; "
                 "attendance is recorded once it has started."
             )
         bookings = {b.patient_id: b for b in Booking.objects.active().select_for_update().filter(session=session)}
@@ -897,7 +900,7 @@ def _follow_up_missed_sessions(*, session: Session, placement_ids: list[int]) ->
         for pk, marks in runs.items()
         if all(m == Attendance.ABSENT for m in marks[:n]) and marks[n] != Attendance.ABSENT
     ]
-    details = f"{n} sessions missed in a row, the latest on {session.local_date:%Y-%m-%d}."
+    details = f"{n} sessions missed in a row, the latest on {localtime.day(session.local_date)}."
     items = [
         FollowUpItem(
             program_id=program_id, patient_id=patient_id, kind=FollowUpItem.Kind.MISSED_SESSIONS, details=details

@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from clinic import access, audit, clock
+from clinic import access, audit, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
@@ -211,7 +211,7 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
 
     @admin.display(description="authorization")
     def number_or_request(self, obj) -> str:
-        return obj.number or f"(requested {obj.requested_on:%b %-d})"
+        return obj.number or f"(requested {localtime.day(obj.requested_on)})"
 
     @admin.display(description="through")
     def covered(self, obj):
@@ -378,6 +378,6 @@ class PlacementUnderReviewAdmin(ScopedAdminMixin, ReadOnlyAdmin):
         @admin.display(description="days not covered")
         def days_not_covered(obj) -> str:
             days, first = uncovered.get(obj.pk, (0, None))
-            return f"{days} (from {first:%b %-d})" if days else "0"
+            return f"{days} (from {localtime.day(first)})" if days else "0"
 
         return [*super().get_list_display(request), days_not_covered]

@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, Least
 
+from clinic import localtime
 from programs.models import OPEN_EPISODE_STATUSES, RESIDENTIAL_LEVELS, Placement, Transition
 from scheduling.models import Attendance, Booking
 from utilization.errors import ExportRangeTooLong
@@ -218,20 +219,31 @@ def uncovered_days_by_placement(*, on: dt.date, sites=None) -> dict[int, tuple[i
         return {placement: (count, first) for placement, count, first in cursor}
 
 
+def authorization_in_force(*, episode, on: dt.date, asam_level: str | None = None) -> Authorization | None:
+    """The approved authorization covering ``on`` (for one level of care if given), with its units used: one query."""
+    approved = Authorization.objects.filter(episode=episode, status__in=APPROVED_STATUSES)
+    if asam_level is not None:
+        approved = approved.filter(asam_level=asam_level)
+    return (
+        with_units_used(approved, on=on).filter(start_on__lte=on, covered_through__gte=on).order_by("start_on").first()
+    )
+
+
+def authorization_headline(current: Authorization | None) -> str:
+    """ "Auth 12 of 14 days, review due Dec. 9, 2026" (the chart header and the UR summary)."""
+    if current is None:
+        return "No authorization in force"
+    headline = f"Auth {current.units_used} of {current.units_approved} {current.unit_kind}"
+    if current.next_review_on:
+        headline += f", review due {localtime.day(current.next_review_on)}"
+    return headline
+
+
 def episode_summary(*, episode, on: dt.date) -> dict:
     """Days in care, covered and at risk, and the authorization in force: "Auth 12 of 14 days, review due Thu"."""
     days = episode_days(episode=episode, through=on)
-    current = (
-        with_units_used(Authorization.objects.filter(episode=episode, status__in=APPROVED_STATUSES), on=on)
-        .filter(start_on__lte=on, covered_through__gte=on)
-        .order_by("start_on")
-        .first()
-    )
-    headline = "No authorization in force"
-    if current is not None:
-        headline = f"Auth {current.units_used} of {current.units_approved} {current.unit_kind}"
-        if current.next_review_on:
-            headline += f", review due {current.next_review_on:%a %b %-d}"
+    current = authorization_in_force(episode=episode, on=on)
+    headline = authorization_headline(current)
     return {
         **plan_coverage(episode=episode, on=on),
         "days_in_care": len(days),

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from clinic import localtime
 from clinic.api.fields import OptionalChoiceField
 from clinic.api.serializers import ScopedRelatedField
 from clinic.api.strict import BoundedIsoDateTimeFilter, StrictInputMixin
@@ -126,7 +127,7 @@ def test_a_planned_discharge_before_the_admission_is_said_plainly(as_clinician, 
     fields = _fields(_admit(as_clinician, world, admitted_on=str(today), planned_discharge_on=str(before)))
     assert fields == {
         "planned_discharge_on": [
-            f"The planned discharge ({before:%Y-%m-%d}) must come after the admission ({today:%Y-%m-%d})."
+            f"The planned discharge ({localtime.day(before)}) must come after the admission ({localtime.day(today)})."
         ]
     }
 

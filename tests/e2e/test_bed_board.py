@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from admissions import services as referrals
+from admissions.models import ReferralSource
 from clinic import clock
 from clinic.access import Role
 from programs import services
@@ -38,6 +40,21 @@ def ward(db):
     services.admit_to_residential(
         patient=long_stay, bed=busy, admitted_on=today - dt.timedelta(days=33), admitted_by=clinician
     )
+    # A free bed reserved for someone on the waitlist: the board says for whom, the picker skips it.
+    reserved = BedFactory(program=residential, label="105-A")
+    referral = referrals.create_referral(
+        program=residential, source=ReferralSource.HOSPITAL, referred_on=today - dt.timedelta(days=3),
+        created_by=clinician, first_name="Sam", last_name="Waiting", date_of_birth=dt.date(1991, 4, 5),
+    )  # fmt: skip
+    referral = referrals.start_screening(referral=referral, by=clinician)
+    referral = referrals.accept_referral(
+        referral=referral, by=clinician, reason="Meets criteria", mrn="E2E-WAIT", confirm_new_person=True
+    )
+    referrals.reserve(
+        referral=referral, bed=reserved, start_on=today + dt.timedelta(days=2),
+        planned_end_on=today + dt.timedelta(days=32), expires_at=clock.now() + dt.timedelta(days=3),
+        reserved_by=clinician,
+    )  # fmt: skip
     return {
         "site": site, "residential": residential, "iop": iop, "today": today, "clinician": clinician,
         "front_desk": front_desk, "long_stay": long_stay, "newcomer": newcomer,
@@ -80,10 +97,14 @@ def test_a_shift_from_the_bed_board(page, screenshot, ward):
     expect(page.locator("h1")).to_contain_text("Bed board · Riverside Residential")
     expect(page.locator('[data-bed="104-A"]')).to_contain_text("Day 34 of 30")
     expect(page.locator('[data-bed="104-A"]')).to_contain_text("Step-down decision due")
+    expect(page.locator('[data-bed="105-A"]')).to_contain_text("Reserved for Sam Waiting")
+    expect(page.locator('[data-bed="105-A"] .bed-actions')).to_have_count(0)
     _check_page(page, screenshot, "bed-board")
 
-    # Admit to the free bed from the board.
+    # Admit to the free bed from the board; the reserved one is not offered.
     page.locator('[data-bed="104-B"] >> text=Admit').click()
+    expect(page.locator("#id_bed")).to_contain_text("104-B")
+    assert "105-A" not in page.locator("#id_bed").inner_text()
     page.select_option("#id_patient", label="Robin Newcomer · MRN E2E-NEW")
     page.click("input[type=submit][value=Admit]")
     expect(page.locator(".messagelist")).to_contain_text("Admitted Robin Newcomer to Riverside Residential, bed 104-B")

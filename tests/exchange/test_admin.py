@@ -22,10 +22,9 @@ def consent_form(clinic, **overrides) -> dict:
         "information": "Treatment history",
         "information_types": ["demographics", "treatment"],
         "means": "written",
-        "given_at_0": "2026-11-18",
-        "given_at_1": "09:00",
-        "expires_at_0": "2027-11-18",
-        "expires_at_1": "09:00",
+        # The browser's own date-and-time picker (datetime-local), in the user's zone.
+        "given_at": "2026-11-18T09:00",
+        "expires_at": "2027-11-18T09:00",
         **overrides,
     }
 
@@ -45,7 +44,7 @@ def test_a_clinician_records_a_consent_and_the_hospital_sees_the_patient(client,
 def test_a_consent_that_breaks_the_rule_is_a_form_error_and_nothing_is_saved(client, clinic):
     client.force_login(clinic.clinician)
     before = DisclosureConsent.objects.count()
-    response = client.post(ADD_CONSENT, consent_form(clinic, expires_at_0="2026-01-01"))
+    response = client.post(ADD_CONSENT, consent_form(clinic, expires_at="2026-01-01T09:00"))
     assert response.status_code == 200
     assert "The consent must expire after it is given." in response.content.decode()
     assert DisclosureConsent.objects.count() == before

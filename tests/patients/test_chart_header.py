@@ -93,3 +93,62 @@ def test_the_chart_is_recorded_in_the_audit_trail(client, site_clinician, patien
     _chart(client, site_clinician, patient)
 
     assert AuditEvent.objects.filter(user=site_clinician, patient=patient, action="view").exists()
+
+
+# --- The chart's order, aftercare and authorization (issue 12, the remaining parts) ---------------------
+
+
+def test_the_chart_reads_top_down_and_the_demographics_come_last(client, site_clinician, patient, admitted):
+    response = _chart(client, site_clinician, patient)
+
+    page = response.content.decode()
+    order = ['id="chart-header"', 'id="journey"', 'id="schedule"', 'id="attendance-history"', 'id="demographics"',
+             'id="patient_form"']  # fmt: skip
+    positions = [page.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert 'href="#demographics"' in _header(response)  # "Edit demographics" is a button in the header
+
+
+def test_aftercare_check_ins_show_their_due_dates_and_how_late(client, site_clinician, patient, admitted, clinician):
+    services.discharge(episode=admitted.episode, on=TODAY - D(days=10), disposition="completed", decided_by=clinician)
+
+    response = _chart(client, site_clinician, patient)
+
+    rows = response.context["aftercare"]
+    first = rows[0]
+    assert first.checkin.due_on < TODAY and first.days_late == (TODAY - first.checkin.due_on).days
+    section = response.content.decode().split('id="aftercare"')[1].split("</section>")[0]
+    assert f"{first.days_late} days late" in section
+
+
+def test_front_desk_does_not_see_aftercare(client, front_desk, patient, admitted, clinician):
+    services.discharge(episode=admitted.episode, on=TODAY - D(days=10), disposition="completed", decided_by=clinician)
+
+    response = _chart(client, front_desk, patient)
+
+    assert "aftercare" not in response.context and 'id="aftercare"' not in response.content.decode()
+
+
+def test_the_header_shows_the_authorization_in_force(client, site_clinician, patient, admitted, clinician):
+    from utilization import services as ur
+    from utilization.models import Payer
+
+    payer = Payer.objects.create(name="Blue Harbor Health", kind=Payer.Kind.COMMERCIAL)
+    coverage = ur.add_coverage(
+        patient=patient, payer=payer, effective_on=admitted.start_on, member_id="B-1", created_by=clinician
+    )
+    auth = ur.request_authorization(
+        episode=admitted.episode, coverage=coverage, asam_level=admitted.program.asam_level, requested_units=14,
+        start_on=admitted.start_on, end_on=admitted.start_on + D(days=29), requested_by=clinician,
+        requested_on=admitted.start_on,
+    )  # fmt: skip
+    ur.record_decision(
+        authorization=auth, status="approved", number="R-30", approved_units=30, start_on=admitted.start_on,
+        end_on=admitted.start_on + D(days=29), decided_on=admitted.start_on, decided_by=clinician,
+        next_review_on=TODAY + D(days=2),
+    )  # fmt: skip
+
+    header = _header(_chart(client, site_clinician, patient))
+
+    # Days 1 to 22 used before today (day 23), counted through today: 23 of 30.
+    assert "Auth 23 of 30 days, review due Dec. 9, 2026" in header

@@ -79,7 +79,13 @@ def test_each_bed_shows_who_is_in_it_how_far_along_and_what_needs_deciding(
     booked = rows["105-A"].row
     assert booked.stay is None and booked.next_stay.patient == other_patient
     assert not rows["105-B"].row.in_service
-    assert response.context["summary"] == {"occupied": 1, "free": 2, "out_of_service": 1, "frees_this_week": 1}
+    assert response.context["summary"] == {
+        "occupied": 1,
+        "free": 2,
+        "reserved": 0,
+        "out_of_service": 1,
+        "frees_this_week": 1,
+    }
     page = response.content.decode()
     assert "Day 36 of 38" in page and patient.mrn in page and "past minimum by 5 days" in page
     assert "Planned discharge within 3 days" in page
@@ -228,7 +234,8 @@ def test_a_bed_taken_meanwhile_says_so_and_keeps_the_other_fields(client, site_c
     assert response.status_code == 200
     form = response.context["form"]
     assert form.errors["bed"] == [
-        "Bed 104-B is no longer free: it was taken or taken out of service meanwhile. Choose another free bed."
+        "Bed 104-B is no longer free: it was taken, reserved or taken out of service meanwhile. "
+        "Choose another free bed."
     ]
     assert form["patient"].value() == str(newcomer.pk) and form["planned_discharge_on"].value() == planned
     assert not Placement.objects.filter(patient=newcomer).exists()

@@ -43,7 +43,8 @@ def test_groups_to_record_lists_started_sessions_without_attendance_most_recent_
     assert starts[0] == dt.datetime(2026, 12, 7, 23, 0, tzinfo=dt.UTC)  # Monday 18:00 in New York
     assert len(sessions) == 3  # Mon Dec 7, Thu Dec 3, Wed Dec 2 (within the last 7 days)
     page = " ".join(response.content.decode().split())
-    assert "Mon Dec. 7, 18:00</strong> EST" in page  # the program's local time and zone, not UTC
+    # The program's local time (not UTC's 11 p.m.) in the locale's format; no zone: it is the reader's own.
+    assert "Dec. 7, 2026, 6 p.m.</strong>" in page and "EST" not in page
     assert "Dana Ortiz" in page and "dana.clinician" not in page  # the facilitator by display name
     assert reverse("admin:scheduling_session_attendance", args=[sessions[0].pk]) in page
 

@@ -83,4 +83,4 @@ def test_the_lists_filter_and_search(client, ur_user, alex_journey, sam_self_pay
         assert response.status_code == 200, model
         assert response.context["cl"].result_count == count, (model, params)
         if model == "placementunderreview":
-            assert "1 (from Mar 11)" in response.content.decode()
+            assert "1 (from March 11, 2027)" in response.content.decode()

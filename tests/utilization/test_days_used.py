@@ -77,7 +77,7 @@ def test_every_day_in_care_shows_the_authorization_that_covers_it(alex_journey, 
         day(12): "AUTH-I1", day(13): "AUTH-I1", day(14): "AUTH-I1", day(15): "AUTH-I1", day(16): "AUTH-I1",
     }  # fmt: skip
     assert (summary["days_in_care"], summary["days_covered"], summary["days_at_risk"]) == (9, 8, 1)
-    assert summary["headline"] == "Auth 3 of 12 days, review due Wed Mar 17"
+    assert summary["headline"] == "Auth 3 of 12 days, review due March 17, 2027"
 
 
 def test_a_review_adding_days_extends_the_coverage_of_the_days(alex_journey, clinician, today):

@@ -61,7 +61,7 @@ def test_the_ur_journey(patient, bed, iop, blue, front_desk, ur_user, site_clini
     assert (auth["approved_units"], auth["units_approved"], auth["end_on"]) == (7, 14, "2027-03-15")
     assert [r["outcome"] for r in auth["reviews"]] == ["approved_more"]
     episode = _ok(ur.get(f"/api/v1/utilization/episodes/{stay['episode']}/"))
-    assert episode["headline"] == "Auth 8 of 14 days, review due Fri Mar 19" and episode["days_at_risk"] == 0
+    assert episode["headline"] == "Auth 8 of 14 days, review due March 19, 2027" and episode["days_at_risk"] == 0
     # Planned to Apr 8 (30 days): Mar 23 .. Apr 7 are not covered yet.
     assert (episode["planned_days_not_covered"], episode["first_planned_day_not_covered"]) == (16, "2027-03-23")
     _ok(clinician.post(f"/api/v1/residential-stays/{stay['id']}/extend/", {
