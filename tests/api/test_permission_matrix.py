@@ -14,9 +14,12 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from django.db.models import Max
 from drf_spectacular.generators import EndpointEnumerator
 
-from tests.factories import PatientFactory, UserFactory
+from clinic.access import Role
+from clinic.models import AuditAction, AuditEvent, SiteMembership
+from tests.factories import PatientFactory, UserFactory, staff_member
 
 pytestmark = pytest.mark.django_db
 
@@ -260,6 +263,34 @@ def _call(api, method: str, path: str, case: Case, world, *, if_match: str = '"x
 
 PARAMS = sorted(CASES)
 
+# The exact answer to the right person: 200 for reads and updates, 201 for a create (a discharge, a
+# transition, a reversal and a review create their record), 204 for a delete, and 200 for the actions
+# below, which change a record rather than create one (revoking app access answers with the account).
+ACTIONS_ANSWERING_200 = {
+    ("DELETE", "/api/v1/patients/{id}/app-access/"),
+    ("POST", "/api/v1/me/sessions/{id}/response/"),
+    ("POST", "/api/v1/me/aftercare/checkins/{id}/answer/"),
+    ("POST", "/api/v1/residential-stays/{id}/extend/"),
+    ("POST", "/api/v1/sessions/{id}/cancel/"),
+    ("POST", "/api/v1/sessions/{id}/move/"),
+    ("POST", "/api/v1/sessions/{id}/attendance/"),
+    ("POST", "/api/v1/bookings/{id}/cancel/"),
+    ("POST", "/api/v1/follow-ups/{id}/resolve/"),
+    ("POST", "/api/v1/authorizations/{id}/decision/"),
+    ("POST", "/api/v1/referrals/{id}/screen/"),
+    ("POST", "/api/v1/referrals/{id}/accept/"),
+    ("POST", "/api/v1/referrals/{id}/close/"),
+    ("POST", "/api/v1/referrals/{id}/priority/"),
+    ("POST", "/api/v1/reservations/{id}/admit/"),
+    ("POST", "/api/v1/reservations/{id}/cancel/"),
+}
+
+
+def success_status(method: str, path: str) -> int:
+    if (method, path) in ACTIONS_ANSWERING_200:
+        return 200
+    return {"POST": 201, "DELETE": 204}.get(method, 200)
+
 
 def method_is_write(case_key: tuple[str, str]) -> bool:
     return case_key[0] != "GET"
@@ -321,14 +352,88 @@ def test_front_desk_cannot_take_clinical_actions(api, world, front_desk, method,
     assert _call(api, method, path, CASES[(method, path)], world).status_code == 403
 
 
+def _as_the_right_client(api, user, method: str, path: str, case: Case, world):
+    """The request as a real client makes it: an update carries the ETag its caller just read."""
+    api.force_authenticate(user)
+    if_match = '"x"'
+    if method == "PATCH":  # (one who may not read the record has no ETag to send)
+        if_match = _call(api, "GET", path, Case(case.audience, case.target), world).get("ETag", if_match)
+    return _call(api, method, path, case, world, if_match=if_match)
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [p for p in PARAMS if CASES[p].audience == "staff" and not CASES[p].clinical and not CASES[p].admin_only],
 )
-def test_front_desk_may_use_the_rest(api, world, front_desk, method, path):
-    api.force_authenticate(front_desk)
-    # Past the permission checks (a PATCH with a made-up If-Match then stops at 412).
-    assert _call(api, method, path, CASES[(method, path)], world).status_code not in (401, 403, 404)
+def test_front_desk_may_use_the_rest(api, world, front_desk, patient_user, method, path):
+    response = _as_the_right_client(api, front_desk, method, path, CASES[(method, path)], world)
+    assert response.status_code == success_status(method, path), response.content
+
+
+# --- The personas the matrix lacked (issue 18): every staff endpoint, an exact status each --------------
+
+
+STAFF = [p for p in PARAMS if CASES[p].audience == "staff"]
+
+
+@pytest.fixture
+def program_admin_elsewhere(other_site):
+    return staff_member(role=Role.PROGRAM_ADMIN, sites=[other_site], username="ines.lakeviewadmin")
+
+
+@pytest.fixture
+def front_desk_elsewhere(other_site):
+    return staff_member(role=Role.FRONT_DESK, sites=[other_site], username="theo.lakeviewdesk")
+
+
+@pytest.fixture
+def staff_without_a_role(site):
+    """A login made for a new hire, at Riverside, before anyone gave it a role."""
+    user = UserFactory(username="new.hire", is_staff=True)
+    SiteMembership.objects.create(user=user, site=site)
+    return user
+
+
+def _elsewhere_status(method: str, case: Case) -> int:
+    """What staff of another site get when their role allows the action: nothing of Riverside's."""
+    if case.target:
+        return 404
+    if method == "GET":
+        return 200  # an empty list (checked by the callers), or the payers, the same everywhere
+    return 400  # a create naming Riverside's patient, bed, program or session: no such id for them
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF)
+def test_a_program_admin_of_another_site_gets_nothing_of_this_one(api, world, program_admin_elsewhere, method, path):
+    case = CASES[(method, path)]
+    response = _as_the_right_client(api, program_admin_elsewhere, method, path, case, world)
+    assert response.status_code == _elsewhere_status(method, case), response.content
+    if method == "GET" and not case.target and not case.reference:
+        assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF)
+def test_front_desk_of_another_site_gets_nothing_of_this_one(api, world, front_desk_elsewhere, method, path):
+    case = CASES[(method, path)]
+    response = _as_the_right_client(api, front_desk_elsewhere, method, path, case, world)
+    expected = 403 if case.clinical or case.admin_only else _elsewhere_status(method, case)
+    assert response.status_code == expected, response.content
+    if expected == 200 and not case.reference:
+        assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF)
+def test_a_superuser_may_do_everything(api, world, superuser, patient_user, method, path):
+    """(``patient_user``: the world's patient has an app login, for the app-access endpoints to revoke.)"""
+    response = _as_the_right_client(api, superuser, method, path, CASES[(method, path)], world)
+    assert response.status_code == success_status(method, path), response.content
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF)
+def test_a_staff_login_without_a_role_gets_nothing(api, world, staff_without_a_role, method, path):
+    response = _as_the_right_client(api, staff_without_a_role, method, path, CASES[(method, path)], world)
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 @pytest.mark.parametrize(("method", "path"), PARAMS)
@@ -347,7 +452,7 @@ def test_the_right_person_succeeds(
         # An update carries the ETag its caller just read, as a real client does.
         if_match = _call(api, "GET", path, Case(case.audience, case.target), world)["ETag"]
     response = _call(api, method, path, case, world, if_match=if_match)
-    assert response.status_code < 400, response.json()
+    assert response.status_code == success_status(method, path), response.content
 
 
 # --- Utilization review (issue 15): the UR coordinator ------------------------------------------------
@@ -367,3 +472,32 @@ def test_the_ur_coordinator_does_the_ur_work(api, world, ur_coordinator, method,
 def test_the_ur_coordinator_cannot_take_attendance_or_change_the_care_journey(api, world, ur_coordinator, method, path):
     api.force_authenticate(ur_coordinator)
     assert _call(api, method, path, CASES[(method, path)], world).status_code == 403
+
+
+# --- An audit row for every staff write (issue 18), generated from the same cases ------------------------
+
+
+# A session series is a schedule, not patient data: creating one is not in the trail.
+NOT_PATIENT_DATA = {("POST", "/api/v1/session-series/")}
+# A referral names a person who is not (yet) a patient: its rows carry no patient.
+NOT_YET_A_PATIENT = {
+    ("POST", "/api/v1/referrals/"),
+    ("POST", "/api/v1/referrals/{id}/screen/"),
+    ("POST", "/api/v1/referrals/{id}/close/"),
+}
+WRITES = [p for p in STAFF if method_is_write(p) and p not in NOT_PATIENT_DATA]
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_every_staff_write_leaves_an_audit_row(api, world, site_clinician, program_admin, patient_user, method, path):
+    case = CASES[(method, path)]
+    user = program_admin if case.admin_only else site_clinician
+    before = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
+    response = _as_the_right_client(api, user, method, path, case, world)
+    assert response.status_code == success_status(method, path), response.content
+    rows = list(AuditEvent.objects.filter(id__gt=before).exclude(action=AuditAction.VIEW))
+    assert rows, f"{method} {path} changed data without an audit row"
+    assert {(r.user_id, r.username) for r in rows} == {(user.pk, user.username)}
+    assert {r.action for r in rows} <= {AuditAction.CREATE, AuditAction.CHANGE, AuditAction.DELETE}
+    if (method, path) not in NOT_YET_A_PATIENT:
+        assert all(r.patient_id for r in rows), f"{method} {path}: an audit row names no patient"

@@ -6,8 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from clinic.access import Role
 from programs import services
-from tests.factories import UserFactory
+from programs.selectors import daily_census
+from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory, staff_member
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +70,42 @@ def test_the_chart_covers_30_days(staff_client, today):
     assert len(chart["residential"].split()) == 30
 
 
+def _plotted(chart: dict, series: str) -> list[int]:
+    """The values behind the chart's polyline (the y of each point, scaled back by the chart's maximum)."""
+    height = chart["height"]
+    ys = [float(point.split(",")[1]) for point in chart[series].split()]
+    return [round((height - y) / (height - 10) * chart["max"]) for y in ys]
+
+
+def test_the_chart_plots_each_days_census_and_a_step_down_day_once(client, today):
+    """A site of its own, every number counted by hand: the chart's points are these values, day by day."""
+    site = SiteFactory(name="Harbor House", code="harbor-chart")
+    residential = ProgramFactory(site=site, name="Harbor Residential")
+    iop = ProgramFactory(site=site, iop=True, name="Harbor IOP")
+    first_bed, second_bed = BedFactory(program=residential), BedFactory(program=residential)
+    clinician = staff_member(role=Role.CLINICIAN, sites=[site], username="harbor.clinician")
+    day = lambda n: today - dt.timedelta(days=n)  # noqa: E731
+    # Ana: residential from day -10, stepped down to IOP on day -3. Ben: residential from day -5.
+    ana = services.admit_to_residential(
+        patient=PatientFactory(), bed=first_bed, admitted_on=day(10), admitted_by=clinician
+    )
+    services.step_down(stay=ana, to_program=iop, on=day(3), reason="Stable", decided_by=clinician)
+    services.admit_to_residential(patient=PatientFactory(), bed=second_bed, admitted_on=day(5), admitted_by=clinician)
+
+    residential_by_day = [0] * 19 + [1] * 5 + [2] * 2 + [1] * 4  # days -29 .. 0
+    outpatient_by_day = [0] * 26 + [1] * 4  # the step-down day (-3) counts once, in IOP
+    rows = daily_census(start=day(29), end=today, sites=[site])
+    assert [r for _, r, _ in rows] == residential_by_day
+    assert [o for _, _, o in rows] == outpatient_by_day
+    assert rows[26] == (day(3), 1, 1)
+
+    client.force_login(clinician)
+    chart = client.get(reverse("admin:index")).context["dashboard"].chart
+    assert _plotted(chart, "residential") == residential_by_day
+    assert _plotted(chart, "outpatient") == outpatient_by_day
+    assert (chart["today_residential"], chart["today_outpatient"]) == (1, 1)
+
+
 def test_the_patient_page_shows_the_journey(staff_client):
     from programs.models import Transition
 
@@ -96,3 +134,30 @@ def test_schedule_figures_match_their_lists_for_a_clinician_at_one_site(staff_cl
     for figure in [*board.figures, *board.schedule]:
         assert _listed(client, figure.url) == figure.value, figure.label
     assert {s.series.program.site.code for s in board.sessions_today} <= {"riverside"}
+
+
+def test_todays_sessions_are_those_of_the_clinicians_site_only(staff_client, client):
+    """Both sites hold a session today (any weekday, any hour), so the list shown is not empty by chance."""
+    from django.contrib.auth import get_user_model
+
+    from clinic import clock
+    from programs.models import Program, Site
+    from scheduling import services as schedule
+    from scheduling.models import SessionKind
+
+    demo_clinician = get_user_model().objects.get(username="demo.clinician")
+    for site in (Site.objects.get(code="riverside"), Site.objects.exclude(code="riverside").first()):
+        program = Program.objects.filter(site=site, is_active=True).first()
+        local_today = clock.local_today(program.time_zone)
+        series = schedule.create_series(
+            program=program, name=f"Daily check-in {site.code}", kind=SessionKind.GROUP_THERAPY,
+            rule="FREQ=DAILY", start_time=dt.time(12, 0), duration_minutes=60, facilitator=demo_clinician,
+            capacity=10, starts_on=local_today, books_enrolled=False,
+        )  # fmt: skip
+        schedule.generate_sessions(series_ids=[series.pk], from_on=local_today)
+    everywhere = staff_client.get(reverse("admin:index")).context["dashboard"].sessions_today
+    client.force_login(demo_clinician)
+    mine = client.get(reverse("admin:index")).context["dashboard"].sessions_today
+
+    assert len({s.series.program.site.code for s in everywhere}) >= 2
+    assert mine and [s.pk for s in mine] == [s.pk for s in everywhere if s.series.program.site.code == "riverside"]

@@ -1,11 +1,13 @@
 """Logins and hardening: lockout, two-factor, idle sessions, CORS, headers, check --deploy."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.urls import reverse
 from django_otp.oath import totp
@@ -73,9 +75,23 @@ def test_an_admin_session_of_an_enrolled_user_opened_without_the_code_is_sent_to
     assert response.status_code == 302 and response.url.startswith(reverse("admin:login"))
 
 
-def test_staff_sessions_expire_when_idle():
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
-    assert 0 < settings.SESSION_COOKIE_AGE <= 60 * 60
+def test_staff_sessions_expire_when_idle(client):
+    """Each request moves the expiry on; a session left alone for SESSION_COOKIE_AGE is gone."""
+    idle = settings.SESSION_COOKIE_AGE
+    assert 0 < idle <= 60 * 60
+    start = dt.datetime(2027, 1, 6, 14, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        UserFactory(username="sam.staff", is_superuser=True)
+        assert _login(client, "sam.staff").status_code == 302
+        assert client.get("/admin/").status_code == 200
+        # Active: a request a minute before each expiry keeps the session alive, well past one idle period.
+        for _ in range(3):
+            traveller.shift(dt.timedelta(seconds=idle - 60))
+            assert client.get("/admin/").status_code == 200
+        # Idle: one second past the age since the last request, the next one is sent to log in.
+        traveller.shift(dt.timedelta(seconds=idle + 1))
+        response = client.get("/admin/")
+        assert response.status_code == 302 and response.url.startswith(reverse("admin:login"))
 
 
 def test_cors_answers_only_configured_origins(client, settings):

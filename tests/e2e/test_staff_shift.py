@@ -1,6 +1,7 @@
 """A staff member's shift, in a real browser."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.management import call_command
@@ -51,6 +52,23 @@ def _census(page, program) -> str:
     return page.locator(f'[data-figure="census-{program.pk}"] .card-value').inner_text()
 
 
+def _beds(text: str) -> tuple[int, int]:
+    """'12/20 beds' read whole (a substring such as '6/' would also match '16/')."""
+    match = re.fullmatch(r"(\d+)/(\d+) beds", text.strip())
+    assert match, text
+    return int(match[1]), int(match[2])
+
+
+def _patients(text: str) -> int:
+    match = re.fullmatch(r"(\d+) patients", text.strip())
+    assert match, text
+    return int(match[1])
+
+
+def _exactly(text: str) -> re.Pattern:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
 def test_admit_to_a_free_bed_then_step_down_and_the_dashboard_follows(page, screenshot):
     from patients.models import Patient
     from programs.models import Program
@@ -74,9 +92,9 @@ def test_admit_to_a_free_bed_then_step_down_and_the_dashboard_follows(page, scre
     expect(page.locator(".messagelist")).to_contain_text("Admitted to Riverside Residential")
 
     page.goto("/admin/")
-    occupied_before = int(beds_before.split("/")[0])
-    expect(page.locator(f'[data-figure="census-{residential.pk}"] .card-value')).to_contain_text(
-        f"{occupied_before + 1}/"
+    occupied_before, in_service = _beds(beds_before)
+    expect(page.locator(f'[data-figure="census-{residential.pk}"] .card-value')).to_have_text(
+        _exactly(f"{occupied_before + 1}/{in_service} beds")
     )
 
     page.goto(f"/admin/patients/patient/{newcomer.pk}/change/")
@@ -88,9 +106,11 @@ def test_admit_to_a_free_bed_then_step_down_and_the_dashboard_follows(page, scre
     expect(page.locator("#journey")).to_contain_text("Step-down to Riverside Evening IOP")
 
     page.goto("/admin/")
-    expect(page.locator(f'[data-figure="census-{residential.pk}"] .card-value')).to_contain_text(f"{occupied_before}/")
-    expect(page.locator(f'[data-figure="census-{iop.pk}"] .card-value')).to_contain_text(
-        str(int(iop_before.split()[0]) + 1)
+    expect(page.locator(f'[data-figure="census-{residential.pk}"] .card-value')).to_have_text(
+        _exactly(f"{occupied_before}/{in_service} beds")
+    )
+    expect(page.locator(f'[data-figure="census-{iop.pk}"] .card-value')).to_have_text(
+        _exactly(f"{_patients(iop_before) + 1} patients")
     )
     screenshot(page, "dashboard-after-step-down")
 

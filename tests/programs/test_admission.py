@@ -3,7 +3,14 @@ import datetime as dt
 import pytest
 
 from programs import services
-from programs.errors import BedUnavailable, InvalidDate, PlacementOverlap, StayLengthOutOfRange, WrongProgram
+from programs.errors import (
+    BedUnavailable,
+    InvalidDate,
+    InvalidTransition,
+    PlacementOverlap,
+    StayLengthOutOfRange,
+    WrongProgram,
+)
 from programs.models import Bed, EpisodeStatus, Placement, PlacementStatus, StayExtension, TreatmentEpisode
 
 pytestmark = pytest.mark.django_db
@@ -80,8 +87,9 @@ def test_an_extension_must_move_the_plan_later_and_give_a_reason(patient, bed, c
     stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today, admitted_by=clinician)
     with pytest.raises(InvalidDate, match="after the current one"):
         services.extend_stay(stay=stay, new_planned_discharge_on=stay.planned_end_on, reason="x", approved_by=clinician)
-    with pytest.raises(Exception, match="reason"):
+    with pytest.raises(InvalidTransition, match=r"^Give the reason for the extension\.$") as refused:
         services.extend_stay(stay=stay, new_planned_discharge_on=today + D(60), reason="  ", approved_by=clinician)
+    assert refused.value.field == "reason"
     assert not StayExtension.objects.exists()
 
 

@@ -2,7 +2,9 @@
 
 They let the real HTTP and SMTP client code run. Like a provider with idempotency
 support, the SMS fake turns a POST carrying a key it has already accepted into the
-same message (it counts such repeats, so tests can report them).
+same message. Both HTTP fakes also record every POST as it came, repeats included
+(``ProviderLog.posts``), so a test can count how often a key was sent, not only how
+many messages the provider made of it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,30 @@ from aiosmtpd.controller import Controller
 
 @dataclass
 class ProviderLog:
-    created: list[dict] = field(default_factory=list)  # one per distinct message the provider accepted
-    requests: int = 0
-    repeats: int = 0  # POSTs whose idempotency key was already accepted
+    # Every authenticated POST in arrival order, repeats included: its key, what it carried and
+    # the answer ("created", "repeat" for an already accepted key, or the failure played).
+    posts: list[dict] = field(default_factory=list)
+    created: list[dict] = field(default_factory=list)  # one per distinct message the provider made
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def requests(self) -> int:
+        return len(self.posts)
+
+    @property
+    def repeats(self) -> int:
+        """POSTs whose idempotency key the provider had already accepted."""
+        return sum(1 for post in self.posts if post["answer"] == "repeat")
+
     def per_key(self) -> Counter:
+        """How many times each key was POSTed, whatever the answer."""
+        return Counter(post["key"] for post in self.posts)
+
+    def repeats_per_key(self) -> Counter:
+        return Counter(post["key"] for post in self.posts if post["answer"] == "repeat")
+
+    def created_per_key(self) -> Counter:
+        """Distinct messages per key: what the patient receives from a provider that honours the key."""
         return Counter(m["key"] for m in self.created)
 
 
@@ -93,11 +113,9 @@ class _TwilioHandler(_Handler):
             return
         key = self.headers.get("Idempotency-Key", "")
         with fake.log.lock:
-            fake.log.requests += 1
             number = next(fake.counter)
             mode = fake.behaviour(number, form)
             if key in fake.by_key:
-                fake.log.repeats += 1
                 sid = fake.by_key[key]
                 mode = "repeat"
             elif mode in ("ok", "timeout"):
@@ -106,6 +124,8 @@ class _TwilioHandler(_Handler):
                 fake.log.created.append(
                     {"key": key, "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"), "sid": sid}
                 )
+            answer = "created" if mode == "ok" else mode  # "timeout": created, answered too late
+            fake.log.posts.append({"key": key, "to": form.get("To"), "from": form.get("From"), "answer": answer})
         if fake.delay:
             time.sleep(fake.delay)
         if mode in ("500", "429", "400"):
@@ -140,10 +160,13 @@ class _FcmHandler(_Handler):
         if message["token"].startswith("dead-"):
             self._json(404, {"error": {"status": "NOT_FOUND", "details": [{"errorCode": "UNREGISTERED"}]}})
             return
+        key = message["data"]["reminder"]
         with fake.log.lock:
-            fake.log.requests += 1
+            # FCM has no idempotency: a repeated key is a second notification on the phone.
+            seen = any(post["key"] == key and post["token"] == message["token"] for post in fake.log.posts)
+            fake.log.posts.append({"key": key, "token": message["token"], "answer": "repeat" if seen else "created"})
             name = f"projects/{fake.project}/messages/{len(fake.log.created) + 1}"
-            fake.log.created.append({"key": message["data"]["reminder"], "token": message["token"], **message})
+            fake.log.created.append({"key": key, "token": message["token"], **message})
         self._json(200, {"name": name})
 
 

@@ -19,8 +19,20 @@ def test_outbox_admin_lists_and_filters_but_cannot_edit(client, make_checkin, to
     services.plan_for(target="checkin", ids=[checkin.pk])
     client.force_login(UserFactory(username="root", is_superuser=True))
     changelist = reverse("admin:reminders_reminder_changelist")
-    assert client.get(changelist, {"status__exact": "pending", "channel__exact": "sms"}).status_code == 200
-    assert client.get(changelist, {"status_reason__exact": "opted_out"}).status_code == 200
+    rows = Reminder.objects.filter(checkin=checkin)
+    opted_out = rows.get(channel="sms", kind="day_before")
+    Reminder.objects.filter(pk=opted_out.pk).update(status="suppressed", status_reason="opted_out")
+
+    def listed(**filters) -> set[int]:
+        page = client.get(changelist, filters)
+        assert page.status_code == 200
+        return {row.pk for row in page.context["cl"].result_list}
+
+    assert len(listed()) == rows.count() > 2
+    assert listed(status__exact="pending", channel__exact="sms") == {rows.get(channel="sms", kind="morning_of").pk}
+    assert listed(status_reason__exact="opted_out") == {opted_out.pk}
+    assert listed(channel__exact="email") == set(rows.filter(channel="email").values_list("pk", flat=True))
+    assert listed(status__exact="sent") == set()
     row = Reminder.objects.first()
     assert client.get(reverse("admin:reminders_reminder_change", args=[row.pk])).status_code == 200
     assert client.get(reverse("admin:reminders_reminder_add")).status_code == 403

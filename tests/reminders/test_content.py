@@ -1,13 +1,24 @@
 """Discreet content (42 CFR Part 2): every template, rendered with the demo clinic, names nothing it must not."""
 
 import datetime as dt
+import re
+import unicodedata
+from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from patients.models import Patient
 from programs.models import AftercareCheckIn, Program, Site
-from reminders.content import FORBIDDEN_WORDS, SMS_MAX_CHARS, contains_forbidden, render
+from reminders.content import (
+    FORBIDDEN_WORDS,
+    FORBIDDEN_WORDS_ES,
+    SMS_MAX_CHARS,
+    check_discreet,
+    contains_forbidden,
+    render,
+)
 from reminders.models import SiteMessagingProfile
 from reminders.targets import CheckInTarget, EventDetails
 
@@ -81,3 +92,44 @@ def test_a_text_names_time_and_place_for_an_appointment(db):
         "Questions: call +14155550100. Reply STOP to opt out."
     )
     assert "Recovery" not in text
+
+
+# The whole list, word by word and language by language (issue 18): written out here, apart from
+# the code's own tuples, so removing a word from reminders/content.py fails the test that names it.
+MUST_BE_REFUSED = {
+    "en": [
+        "program", "treatment", "therapy", "therapist", "counsel", "group", "session", "iop", "outpatient",
+        "inpatient", "residential", "rehab", "recovery", "sober", "substance", "alcohol", "drug", "opioid",
+        "methadone", "detox", "addiction", "relapse", "aftercare", "diagnos", "mental", "psych", "behavioral",
+        "asam", "level of care", "discharge", "intensive", "clinical",
+    ],
+    "es": [
+        "tratamiento", "adicción", "recuperación", "terapia", "rehabilitación", "desintoxicación", "sobriedad",
+        "alcohol", "droga", "grupo", "psicológico", "psiquiátrico", "salud mental", "consejería", "recaída",
+        "residencial", "ambulatorio", "intensivo", "programa", "sesión", "adicto", "abstinencia",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("language", "word"), [(language, word) for language, words in MUST_BE_REFUSED.items() for word in words]
+)
+def test_every_forbidden_word_is_caught_in_any_case_and_with_or_without_accents(language, word):
+    for text in (f"See you {word} soon", f"VER {word.upper()}.", f"x{word.title()}x"):
+        assert word in contains_forbidden(text), (language, text)
+    # Texts drop accents to stay in GSM-7 ("adiccion"): the plain spelling is caught as well.
+    plain = unicodedata.normalize("NFD", word)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    assert word in contains_forbidden(f"Hola {plain}"), (language, plain)
+    # And staff cannot save it as a sender name, a place or a reply number.
+    with pytest.raises(ValidationError, match=f'must not contain .*"{re.escape(word)}"'):
+        check_discreet(f"North {word} Health")
+
+
+def test_the_spanish_words_the_domain_guide_names_are_all_refused():
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "domain.md").read_text()
+    listed = guide.split("Spanish words that would give the care\naway include:")[1].split(".")[0]
+    words = [w.strip() for w in listed.replace("\n", " ").split(",")]
+    assert len(words) == 18 and set(words) <= set(FORBIDDEN_WORDS_ES)
+    assert set(MUST_BE_REFUSED["es"]) == set(FORBIDDEN_WORDS_ES)
+    assert set(MUST_BE_REFUSED["en"]) == set(FORBIDDEN_WORDS)

@@ -62,7 +62,9 @@ def test_due_reminders_go_out_once_on_each_channel_through_the_worker(
     assert sorted(m["to"] for m in twilio.log.created) == sorted([first.plan.patient.phone, second.plan.patient.phone])
     assert sorted(m["to"][0] for m in smtp.messages) == sorted([first.plan.patient.email, second.plan.patient.email])
     assert [m["token"] for m in fcm.log.created] == ["phone-of-first"]
-    assert twilio.log.requests == 2 and twilio.log.repeats == 0
+    # Every POST counted, repeats included: each key went to each provider exactly once.
+    assert twilio.log.requests == 2 and set(twilio.log.per_key().values()) == {1}
+    assert fcm.log.requests == 1 and set(fcm.log.per_key().values()) == {1}
     assert not Reminder.objects.filter(checkin=cancelled).exclude(status=ReminderStatus.CANCELLED).exists()
     counts = Counter(Reminder.objects.filter(kind="day_before").values_list("status", flat=True))
     assert counts == {"sent": 5, "cancelled": 3, "suppressed": 1}  # second has no device: push suppressed
@@ -101,8 +103,11 @@ def test_a_provider_failing_half_the_time_and_timing_out(celery_worker, make_che
         if r[0] in ("pending", "sending")
     ]
 
-    per_key = twilio.log.per_key()
+    per_key = twilio.log.created_per_key()
     sent = Reminder.objects.filter(status=ReminderStatus.SENT)
+    # A POST the provider accepted but answered too late looks failed to the client, which re-sends it
+    # under the same key: one repeat per timed-out key, and no other key POSTed again once accepted.
+    timed_out = Counter(post["key"] for post in twilio.log.posts if post["answer"] == "timeout")
     report(
         "SMS provider failing half the time and timing out",
         "14 due texts through a real worker; the fake Twilio answers 500 to half the first tries, times out "
@@ -110,8 +115,13 @@ def test_a_provider_failing_half_the_time_and_timing_out(celery_worker, make_che
         f"{sent.count()} sent, each key accepted once ({twilio.log.repeats} repeats of an accepted key re-sent after "
         f"a timeout, same key); {Reminder.objects.filter(status=ReminderStatus.FAILED).count()} failed with the "
         f"error kept; max attempts {max(r.attempts for r in sent)}",
-        sent.count() == 12 and all(per_key[r.idempotency_key] == 1 for r in sent) and sum(per_key.values()) == 12,
+        sent.count() == 12
+        and all(per_key[r.idempotency_key] == 1 for r in sent)
+        and sum(per_key.values()) == 12
+        and twilio.log.repeats_per_key() == timed_out,
     )
+    assert timed_out, "the provider timed out on some first acceptances"
+    assert twilio.log.repeats_per_key() == timed_out, "an accepted key was POSTed again without a timeout"
     assert sent.count() == 12
     assert all(per_key[r.idempotency_key] == 1 for r in sent)
     assert sum(per_key.values()) == 12  # nothing delivered for the two failing numbers, nothing twice
@@ -137,6 +147,9 @@ def _worker_env(worker_env, fake: FakeTwilio, **extra) -> dict[str, str]:
     }
 
 
+FIRST, SECOND = "+14155550001", "+14155550002"  # the From number tells the workers' POSTs apart
+
+
 def _send(task, *, queue: str, broker: str | None = None) -> None:
     with app.connection_for_write(broker) as conn:
         task.apply_async(
@@ -145,10 +158,12 @@ def _send(task, *, queue: str, broker: str | None = None) -> None:
 
 
 def _assert_exactly_once(fake: FakeTwilio, *, cancelled) -> None:
-    per_key = fake.log.per_key()
+    """One message per sent row at the provider (which honours the key); repeated POSTs are asserted by the caller."""
+    per_key = fake.log.created_per_key()
     sent = list(Reminder.objects.filter(status=ReminderStatus.SENT))
     assert sent and all(per_key[r.idempotency_key] == 1 for r in sent)
     assert set(per_key) == {r.idempotency_key for r in sent}
+    assert set(fake.log.per_key()) == set(per_key)  # no POST for a row that was not sent
     assert not Reminder.objects.filter(checkin=cancelled, status=ReminderStatus.SENT).exists()
     assert all(r.attempts <= 2 for r in sent)
 
@@ -159,9 +174,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(make_checki
     checkins = due_now(24, make_checkin, today)
     cancel(checkins[-1])
     queue = worker_env["CELERY_TASK_DEFAULT_QUEUE"]
+    record_every, processes = 3, 2
     with FakeTwilio(delay=0.08) as fake:
-        env = _worker_env(worker_env, fake)
-        first = WorkerProcess(env=env).start()
+        env = _worker_env(worker_env, fake, REMINDERS_RECORD_EVERY=str(record_every))
+        first = WorkerProcess(env={**env, "REMINDERS_TWILIO_FROM_NUMBER": FIRST}, concurrency=processes).start()
         try:
             _send(tasks.dispatch_due_reminders, queue=queue)
             assert run_until(lambda: len(fake.log.created) >= 6, timeout=20, every=0.05)
@@ -169,7 +185,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(make_checki
         finally:
             first.kill()
         in_flight = Reminder.objects.filter(status=ReminderStatus.SENDING).count()
-        second = WorkerProcess(env=env).start()
+        second = WorkerProcess(env={**env, "REMINDERS_TWILIO_FROM_NUMBER": SECOND}).start()
         try:
             assert run_until(
                 all_final, timeout=30, every=0.5, tick=lambda: _send(tasks.dispatch_due_reminders, queue=queue)
@@ -177,16 +193,33 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(make_checki
         finally:
             second.stop()
     sent = Reminder.objects.filter(status=ReminderStatus.SENT).count()
+    repeated = fake.log.repeats_per_key()
+    first_posts = {post["key"] for post in fake.log.posts if post["from"] == FIRST}
     report(
         "Reminder worker killed with SIGKILL mid-batch",
         "24 due texts (one cancelled) through a prefork worker, SIGKILLed after 6 sends; a second worker then",
         f"{in_flight} rows in flight at the kill came back after their lease; {sent} sent, each key accepted "
-        f"once ({fake.log.repeats} re-sent under the same key); none for the cancelled booking",
-        in_flight > 0 and sent == 23 and all(n == 1 for n in fake.log.per_key().values()),
+        f"once ({fake.log.repeats} re-sent under the same key, at most {processes} processes x "
+        f"REMINDERS_RECORD_EVERY={record_every}); none for the cancelled booking",
+        in_flight > 0
+        and sent == 23
+        and all(n == 1 for n in fake.log.created_per_key().values())
+        and fake.log.repeats <= processes * record_every,
     )
     assert in_flight > 0
     _assert_exactly_once(fake, cancelled=checkins[-1])
     assert sent == 23
+    # Sends are recorded in groups of REMINDERS_RECORD_EVERY: a process killed between sending and
+    # recording loses at most that many records (the one in flight included), re-sent under the same keys.
+    assert fake.log.repeats <= processes * record_every, (
+        f"{fake.log.repeats} POSTs repeated; a SIGKILL between send and record may repeat at most "
+        f"REMINDERS_RECORD_EVERY={record_every} per killed process ({processes})"
+    )
+    assert set(repeated.values()) <= {1}, f"a key was POSTed more than twice: {repeated}"
+    repeats = [post for post in fake.log.posts if post["answer"] == "repeat"]
+    assert all(post["from"] == SECOND and post["key"] in first_posts for post in repeats), (
+        "only the killed worker's unrecorded sends may be repeated, by the second worker"
+    )
 
 
 @pytest.mark.reliability
@@ -237,6 +270,10 @@ def test_redis_restarted_during_dispatch(make_checkin, today, worker_env, settin
     )
     _assert_exactly_once(fake, cancelled=checkins[0])
     assert sent == 23
+    # No worker died: every send was recorded by the worker that made it, so no key was POSTed twice.
+    assert fake.log.repeats == 0 and set(fake.log.per_key().values()) == {1}, (
+        f"{fake.log.repeats} POSTs repeated although no worker was killed"
+    )
 
 
 @pytest.mark.reliability
@@ -261,9 +298,9 @@ def test_two_workers_dispatching_the_same_due_reminders(make_checkin, today, wor
             for worker in workers:
                 worker.stop()
     sent = list(Reminder.objects.filter(status=ReminderStatus.SENT))
-    per_key = fake.log.per_key()
+    per_key = fake.log.per_key()  # every POST, repeats included
     by_worker = Counter(m["from"] for m in fake.log.created)
-    twice = sum(1 for n in per_key.values() if n > 1) + fake.log.repeats
+    twice = sum(1 for n in per_key.values() if n > 1)
     ok = (
         done
         and len(sent) == 39

@@ -254,15 +254,18 @@ def test_a_program_admin_changes_a_series_from_a_date(client, program_admin, sit
     assert refused.status_code == 200 and "past sessions are history" in refused.content.decode()
 
 
+@pytest.mark.instant("2027-01-06T15:00:00Z")  # a Wednesday, 10:00 in New York: the group meets this evening
 def test_todays_sessions_list_offers_attendance_to_clinicians_only(client, site_clinician, front_desk, group, today):
     url = reverse("admin:scheduling_session_changelist") + "?worklist=today"
-    todays = sessions_today().count()
+    [tonight] = Session.objects.filter(series=group, local_date=dt.date(2027, 1, 6))
+    assert [s.pk for s in sessions_today()] == [tonight.pk]
 
     client.force_login(site_clinician)
     page = client.get(url)
-    assert page.context["cl"].result_count == todays
+    assert [s.pk for s in page.context["cl"].result_list] == [tonight.pk]
     assert "attendance_link" in page.context["cl"].list_display
 
     client.force_login(front_desk)
     page = client.get(url)
     assert page.status_code == 200 and "attendance_link" not in page.context["cl"].list_display
+    assert [s.pk for s in page.context["cl"].result_list] == [tonight.pk]
