@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+_test_db_name: str | None = None
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker):
@@ -17,7 +19,11 @@ def django_db_setup(django_db_blocker):
     from django.db import connections
 
     connection = connections["default"]
-    name = connection.creation._get_test_db_name()
+    # mutmut runs pytest more than once in one process: the name is already the test database's then.
+    global _test_db_name
+    if _test_db_name is None:
+        _test_db_name = connection.creation._get_test_db_name()
+    name = _test_db_name
     settings.DATABASES["default"]["NAME"] = name
     connection.settings_dict["NAME"] = name
     connection.close()
