@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,19 +66,16 @@ class Outcome:
     mutant_seconds: float = 0.0
     diffs: dict[str, str] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
+    not_run: int = 0  # mutants a run cut short never reached (not counted)
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "CLINIC_MUTATION_RUN": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def workdir(target: Target) -> Path:
-    return OUT / "work" / target.key
-
-
-def prepare(target: Target) -> Path:
-    """A fresh copy of the project for this target, with mutmut's settings for it."""
-    work = workdir(target)
+def prepare(targets: list[Target], key: str) -> Path:
+    """A fresh copy of the project under var/mutation/work/<key>, with mutmut's settings for these targets."""
+    work = OUT / "work" / key
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -86,13 +84,14 @@ def prepare(target: Target) -> Path:
         ["rsync", "-a", *(f"--exclude={e}" for e in excludes), f"{ROOT}/", f"{work}/"],
         check=True,
     )
+    tests = list(dict.fromkeys(t for target in targets for t in target.tests if (ROOT / t).exists()))
     pyproject = (work / "pyproject.toml").read_text()
     settings = {
         "source_paths": [*APPS, "manage.py"],
-        "only_mutate": [target.module],
+        "only_mutate": [target.module for target in targets],
         "also_copy": ["locale"],
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "--reuse-db", "-q", "--timeout", "60"],
-        "pytest_add_cli_args_test_selection": [t for t in target.tests if (ROOT / t).exists()],
+        "pytest_add_cli_args_test_selection": tests,
         "use_git_change_detection": False,
         "use_setproctitle": False,
         **PER_MUTANT_TIMEOUT,
@@ -116,11 +115,11 @@ def generate(work: Path) -> list[str]:
     return names
 
 
-def run_target(target: Target, names: list[str] | None, log) -> Outcome:
-    work = workdir(target) if names else prepare(target)
+def run_mutmut(targets: list[Target], work: Path, selection: list[str], log) -> list[Outcome]:
+    """`mutmut run` on the selection in `work`; one outcome per target, survivors with their diffs."""
     started = time.monotonic()
-    selection = names or target.patterns()
-    log.write(f"\n===== {target.module}: mutmut run {' '.join(selection)}\n")
+    cpu = _children_cpu()
+    log.write(f"\n===== mutmut run {' '.join(selection)}\n")
     log.flush()
     proc = subprocess.run(
         [sys.executable, "-m", "mutmut", "run", "--max-children", "1", *selection],
@@ -129,25 +128,42 @@ def run_target(target: Target, names: list[str] | None, log) -> Outcome:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    outcome = Outcome(target, seconds=time.monotonic() - started)
-    meta = work / "mutants" / f"{target.module}.meta"
-    if proc.returncode != 0 or not meta.exists():
-        raise SystemExit(f"mutmut failed on {target.module} (exit {proc.returncode}); see {OUT / 'run.log'}")
-    data = json.loads(meta.read_text())
-    wanted = set(names) if names else None
-    for name, code in data["exit_code_by_key"].items():
-        if wanted is not None and name not in wanted:
+    seconds = time.monotonic() - started
+    # CPU seconds of mutmut and its pytest forks (not PostgreSQL's): on a busy machine the wall time
+    # says more about the neighbours than about the run.
+    log.write(f"\n===== {seconds:.0f} s wall, {_children_cpu() - cpu:.0f} s CPU\n")
+    if proc.returncode != 0:
+        raise SystemExit(f"mutmut failed (exit {proc.returncode}); see the log in {OUT}")
+    return collect(targets, work, selection, seconds)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def collect(targets: list[Target], work: Path, selection: list[str], seconds: float) -> list[Outcome]:
+    """The outcome of each target's mutants from mutmut's records in `work` (also of a run cut short)."""
+    outcomes = []
+    for target in targets:
+        outcome = Outcome(target, seconds=seconds if len(targets) == 1 else 0.0)
+        meta = work / "mutants" / f"{target.module}.meta"
+        if not meta.exists():
             continue
-        if wanted is None and not _matches(name, target):
-            continue
-        outcome.statuses[name] = code
-        outcome.mutant_seconds += data.get("durations_by_key", {}).get(name) or 0.0
-    for name, code in outcome.statuses.items():
-        if code in SURVIVED or code in NO_TESTS or code is None:
-            diff = _diff(work, target, name)
-            outcome.diffs[name] = diff
-            outcome.lines[name] = _line_of(target, name, diff)
-    return outcome
+        data = json.loads(meta.read_text())
+        for name, code in data["exit_code_by_key"].items():
+            if name in selection or (_matches(name, target) and any("*" in p for p in selection)):
+                if code is None:
+                    outcome.not_run += 1
+                    continue
+                outcome.statuses[name] = code
+                outcome.mutant_seconds += data.get("durations_by_key", {}).get(name) or 0.0
+        for name, code in outcome.statuses.items():
+            if code not in KILLED:
+                outcome.diffs[name] = _diff(work, target, name)
+                outcome.lines[name] = _line_of(target, name, outcome.diffs[name])
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _diff(work: Path, target: Target, name: str) -> str:
@@ -213,7 +229,7 @@ def report(outcomes: list[Outcome], *, sample: bool, total_seconds: float) -> tu
     for o in outcomes:
         codes = list(o.statuses.values())
         killed = sum(c in KILLED for c in codes)
-        survived = sum(c in SURVIVED or c is None for c in codes)
+        survived = sum(c in SURVIVED for c in codes)
         no_tests = sum(c in NO_TESTS for c in codes)
         loose = [n for n, c in o.statuses.items() if c not in KILLED]
         equivalent = sum(n in equivalents for n in loose)
@@ -223,6 +239,7 @@ def report(outcomes: list[Outcome], *, sample: bool, total_seconds: float) -> tu
         lines.append(
             f"| {o.target.module} | {len(codes)} | {killed} | {survived} | {no_tests} | {equivalent} "
             f"| {killed / n:.1%} | {(killed + equivalent) / n:.1%} | {o.seconds:.0f} |"
+            + (f" not run: {o.not_run} (the run was cut short)" if o.not_run else "")
         )
         for i, v in enumerate((len(codes), killed, survived, no_tests, equivalent)):
             totals[i] += v
@@ -278,26 +295,34 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=0, help="run this many mutants drawn with a fixed seed")
     parser.add_argument("--only", action="append", default=[], help="module path(s) to run, e.g. reminders/rules.py")
     parser.add_argument("--out", default=str(OUT / "report.md"))
+    parser.add_argument("--report-only", action="store_true", help="report what var/mutation/work holds, run nothing")
     args = parser.parse_args()
     targets = [t for t in TARGETS if not args.only or t.module in args.only]
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    warm_test_database()
     outcomes: list[Outcome] = []
+    if args.report_only:
+        for target in targets:
+            outcomes += collect([target], OUT / "work" / target.key, target.patterns(), 0.0)
+        text, unexplained = report(outcomes, sample=False, total_seconds=0.0)
+        Path(args.out).write_text(text)
+        print(text.split("## Unexplained")[0])
+        return 1 if unexplained else 0
+    warm_test_database()
     with open(OUT / ("sample.log" if args.sample else "run.log"), "w") as log:
         if args.sample:
-            pool: list[tuple[Target, str]] = []
-            for target in targets:
-                names = generate(prepare(target))
-                pool += [(target, n) for n in names if _matches(n, target)]
-            drawn = random.Random(SEED).sample(pool, min(args.sample, len(pool)))
-            for target in targets:
-                chosen = sorted(n for t, n in drawn if t is target)
-                if chosen:
-                    outcomes.append(run_target(target, chosen, log))
+            # One mutmut run for the whole sample: one copy, one pass to map tests to functions.
+            work = prepare(targets, "sample")
+            pool = sorted(n for n in generate(work) if any(_matches(n, t) for t in targets))
+            drawn = sorted(random.Random(SEED).sample(pool, min(args.sample, len(pool))))
+            hit = [t for t in targets if any(_matches(n, t) for n in drawn)]
+            if hit != targets:
+                work = prepare(hit, "sample")
+            outcomes = run_mutmut(hit, work, drawn, log)
         else:
             for target in targets:
-                outcomes.append(run_target(target, None, log))
+                work = prepare([target], target.key)
+                outcomes += run_mutmut([target], work, target.patterns(), log)
                 print(f"{target.module}: {len(outcomes[-1].statuses)} mutants in {outcomes[-1].seconds:.0f} s")
     text, unexplained = report(outcomes, sample=bool(args.sample), total_seconds=time.monotonic() - started)
     Path(args.out).write_text(text)
