@@ -1,5 +1,7 @@
 """Who may see what, case by case (mutation testing, issue 18)."""
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
@@ -12,6 +14,7 @@ from programs.models import Placement, Program, ResidentialStay, Site
 from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+D = dt.timedelta
 
 
 @pytest.fixture
@@ -26,6 +29,9 @@ def patient_user(site, other_site, iop, clinician, today):
     Placement.objects.filter(pk=cancelled.pk).update(cancelled_at=timezone.now())
     lakeview_iop = ProgramFactory(site=other_site, iop=True)
     services.enroll_in_iop(patient=patient, program=lakeview_iop, start_on=today, enrolled_by=clinician)
+    # Someone else in care at a fourth site: nothing of it is the patient's.
+    elsewhere = ProgramFactory(site=SiteFactory(name="Oakridge", code="oakridge"), iop=True)
+    services.enroll_in_iop(patient=PatientFactory(), program=elsewhere, start_on=today, enrolled_by=clinician)
     return user
 
 
@@ -70,9 +76,10 @@ def test_can_see_patient_by_object_or_id(site_clinician, colleague_elsewhere, si
 
 
 def test_a_scope_names_patient_paths_or_a_site_path_exactly_one_of_them():
-    with pytest.raises(ImproperlyConfigured, match="not both"):
+    message = r"^A scope names patient paths or a site path, not both\.$"
+    with pytest.raises(ImproperlyConfigured, match=message):
         Scope()
-    with pytest.raises(ImproperlyConfigured, match="not both"):
+    with pytest.raises(ImproperlyConfigured, match=message):
         Scope(patient=("patient",), site="site")
     assert Scope(patient=("patient",)).site is None and Scope(site="").patient == ()
 
@@ -120,3 +127,32 @@ def test_bed_rows_are_scoped_through_their_programs_site(site_clinician, residen
     from programs.models import Bed
 
     assert list(access.scope_queryset(Bed.objects.all(), user=site_clinician)) == [mine]
+
+
+def test_a_deactivated_login_has_no_role_and_sees_nothing(site_clinician, site):
+    PatientFactory(registered_site=site)
+    site_clinician.is_active = False
+    assert access.role_of(site_clinician) is None
+    assert not access.visible_patients(site_clinician).exists()
+
+
+def test_another_organisations_api_client_has_no_role(site):
+    from exchange.readers import ClientPrincipal
+
+    client = ClientPrincipal(client=None)
+    assert access.role_of(client) is None
+    assert not access.is_staff_member(client) and not access.can_view_clinical(client)
+    assert not access.visible_sites(client).exists()
+
+
+def test_reversals_are_scoped_through_either_the_transition_or_the_discharge(
+    site_clinician, colleague_elsewhere, bed, iop, clinician, today
+):
+    from programs.models import Reversal
+
+    patient = PatientFactory()
+    stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(5), admitted_by=clinician)
+    transition = services.step_down(stay=stay, to_program=iop, on=today, reason="Stable", decided_by=clinician)
+    reversal = services.reverse_transition(transition=transition, reason="Recorded in error", reversed_by=clinician)
+    assert list(access.scope_queryset(Reversal.objects.all(), user=site_clinician)) == [reversal]
+    assert not access.scope_queryset(Reversal.objects.all(), user=colleague_elsewhere).exists()
