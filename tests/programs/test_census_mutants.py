@@ -34,6 +34,7 @@ def clinic(site, other_site, residential, iop, bed, other_bed, site_clinician, c
         admitted_by=colleague_elsewhere,
     )
     ProgramFactory(site=site, name="Closed unit", is_active=False)
+    ProgramFactory(site=site, name="Acorn House")  # residential too, opened after: sorts by name before 3.5
     return {"lakeview": lakeview}
 
 
@@ -48,9 +49,10 @@ def test_census_counts_patients_and_beds_in_service_per_active_program(clinic, t
         "Residential 3.5": (1, 2, 1),
         "Evening IOP": (1, 0, 0),
         "Lakeview Residential": (1, 1, 1),
+        "Acorn House": (0, 0, 0),
     }
-    # Site by name (Lakeview before Riverside), then ASAM level (2.1 IOP before 3.5 residential).
-    assert [r.program.name for r in rows] == ["Lakeview Residential", "Evening IOP", "Residential 3.5"]
+    # Site by name (Lakeview before Riverside), then ASAM level (2.1 IOP before 3.5 residential), then name.
+    assert [r.program.name for r in rows] == ["Lakeview Residential", "Evening IOP", "Acorn House", "Residential 3.5"]
 
 
 def test_census_on_the_step_down_day_counts_the_patient_once_in_the_new_track(clinic, residential, iop, today):
@@ -63,7 +65,7 @@ def test_census_on_the_step_down_day_counts_the_patient_once_in_the_new_track(cl
 
 
 def test_census_of_some_sites_leaves_out_the_others(clinic, site, other_site, today):
-    assert set(_figures(selectors.census(on=today, sites=[site]))) == {"Residential 3.5", "Evening IOP"}
+    assert set(_figures(selectors.census(on=today, sites=[site]))) == {"Residential 3.5", "Evening IOP", "Acorn House"}
     assert set(_figures(selectors.census(on=today, sites=[other_site]))) == {"Lakeview Residential"}
 
 
