@@ -34,7 +34,9 @@ def clinic(site, other_site, residential, iop, bed, other_bed, site_clinician, c
         admitted_by=colleague_elsewhere,
     )
     ProgramFactory(site=site, name="Closed unit", is_active=False)
-    ProgramFactory(site=site, name="Acorn House")  # residential too, opened after: sorts by name before 3.5
+    # Opened later, one of each level: by level first, then by name ("Willow IOP" before "Residential 3.5").
+    ProgramFactory(site=site, name="Zinnia House")
+    ProgramFactory(site=site, iop=True, name="Willow IOP")
     return {"lakeview": lakeview}
 
 
@@ -49,10 +51,17 @@ def test_census_counts_patients_and_beds_in_service_per_active_program(clinic, t
         "Residential 3.5": (1, 2, 1),
         "Evening IOP": (1, 0, 0),
         "Lakeview Residential": (1, 1, 1),
-        "Acorn House": (0, 0, 0),
+        "Zinnia House": (0, 0, 0),
+        "Willow IOP": (0, 0, 0),
     }
     # Site by name (Lakeview before Riverside), then ASAM level (2.1 IOP before 3.5 residential), then name.
-    assert [r.program.name for r in rows] == ["Lakeview Residential", "Evening IOP", "Acorn House", "Residential 3.5"]
+    assert [r.program.name for r in rows] == [
+        "Lakeview Residential",
+        "Evening IOP",
+        "Willow IOP",
+        "Residential 3.5",
+        "Zinnia House",
+    ]
 
 
 def test_census_on_the_step_down_day_counts_the_patient_once_in_the_new_track(clinic, residential, iop, today):
@@ -65,7 +74,12 @@ def test_census_on_the_step_down_day_counts_the_patient_once_in_the_new_track(cl
 
 
 def test_census_of_some_sites_leaves_out_the_others(clinic, site, other_site, today):
-    assert set(_figures(selectors.census(on=today, sites=[site]))) == {"Residential 3.5", "Evening IOP", "Acorn House"}
+    assert set(_figures(selectors.census(on=today, sites=[site]))) == {
+        "Residential 3.5",
+        "Evening IOP",
+        "Zinnia House",
+        "Willow IOP",
+    }
     assert set(_figures(selectors.census(on=today, sites=[other_site]))) == {"Lakeview Residential"}
 
 
