@@ -297,7 +297,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(OUT / "report.md"))
     parser.add_argument("--report-only", action="store_true", help="report what var/mutation/work holds, run nothing")
     args = parser.parse_args()
-    targets = [t for t in TARGETS if not args.only or t.module in args.only]
+    targets = [t for t in TARGETS if (t.module in args.only if args.only else not args.sample or t.in_sample)]
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     outcomes: list[Outcome] = []

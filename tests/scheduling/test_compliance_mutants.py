@@ -11,7 +11,8 @@ import pytest
 
 from programs import services as journey
 from scheduling import selectors, services
-from tests.factories import PatientFactory
+from scheduling.models import Session
+from tests.factories import PatientFactory, ProgramFactory
 from tests.scheduling.conftest import make_series, monday_weeks_ago
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +93,62 @@ def test_iop_below_minimum_is_the_flagged_enrollments_as_a_queryset(iop, clinici
     enrolled = _enroll(iop, clinician, week - D(7), name="Under")
     assert list(selectors.iop_below_minimum(basis="attended", week_of=week, programs=[iop])) == [enrolled]
     assert list(selectors.iop_below_minimum(basis="scheduled", week_of=week, programs=[iop])) == []
+
+
+def test_errors_say_exactly_what_is_accepted(week):
+    with pytest.raises(ValueError, match=r"^basis is 'scheduled' or 'attended'$"):
+        selectors.below_minimum(basis="booked", week_of=week)
+    with pytest.raises(ValueError, match=r"^n is at least 1$"):
+        selectors.consecutive_absences(n=0)
+
+
+def test_an_enrollment_starting_on_the_monday_has_a_full_week(iop, clinician, week):
+    from_monday = _enroll(iop, clinician, week, name="Monday")
+    [hours] = selectors.weekly_hours(week_of=week, programs=[iop])
+    assert hours.enrollment == from_monday and not hours.partial_week
+    assert hours.scheduled_hours == Decimal("9.00")
+
+
+def test_a_cancelled_session_is_not_scheduled_time(iop, clinician, week):
+    enrollment = _enroll(iop, clinician, week - D(7), name="A")
+    next_week = week + D(14)  # sessions not started yet can be cancelled
+    monday = Session.objects.filter(series__program=iop, local_date=next_week).get()
+    services.cancel_session(session=monday, reason="Facilitator ill")
+    [hours] = selectors.weekly_hours(week_of=next_week, programs=[iop])
+    assert hours.enrollment == enrollment and hours.scheduled_hours == Decimal("6.00")
+
+
+def test_only_active_iop_programs_are_judged(iop, clinician, week, bed, residential):
+    _enroll(iop, clinician, week - D(7), name="A")
+    journey.admit_to_residential(patient=PatientFactory(), bed=bed, admitted_on=week - D(7), admitted_by=clinician)
+    assert [w.enrollment.kind for w in selectors.weekly_hours(week_of=week)] == ["iop"]
+    type(iop).objects.filter(pk=iop.pk).update(is_active=False)
+    assert selectors.weekly_hours(week_of=week) == []
+
+
+def test_weekly_hours_are_ordered_by_program_then_last_name_in_two_queries(
+    iop, site, clinician, week, django_assert_num_queries
+):
+    second_program = ProgramFactory(site=site, iop=True, name="Morning IOP")
+    make_series(second_program, clinician, starts_on=week - D(weeks=1))
+    zed = _enroll(iop, clinician, week - D(7), name="Zed")
+    abe = _enroll(iop, clinician, week - D(7), name="Abe")
+    other = _enroll(second_program, clinician, week - D(7), name="Aaron")
+    with django_assert_num_queries(2):
+        weeks = selectors.weekly_hours(week_of=week)
+        assert [(w.enrollment, w.patient.legal_last_name, w.enrollment.program.name) for w in weeks] == [
+            (abe, "Abe", iop.name),
+            (zed, "Zed", iop.name),
+            (other, "Aaron", "Morning IOP"),
+        ]
+
+
+def test_the_flags_of_one_program_leave_the_others_out(iop, site, clinician, week):
+    other_program = ProgramFactory(site=site, iop=True, name="Morning IOP")
+    mine = _enroll(iop, clinician, week - D(7), name="Mine")  # 9 of 9 hours scheduled, none attended
+    _enroll(other_program, clinician, week - D(7), name="Theirs")  # no group at all: 0 hours
+    assert [w.enrollment for w in selectors.below_minimum(week_of=week, programs=[iop])] == []
+    assert [w.enrollment for w in selectors.below_minimum(basis="attended", week_of=week, programs=[iop])] == [mine]
+    assert [w.enrollment.program for w in selectors.below_minimum(week_of=week)] == [other_program]
+    assert list(selectors.iop_below_minimum(basis="scheduled", week_of=week, programs=[iop])) == []
+    assert selectors.above_maximum(week_of=week, programs=[other_program]) == []
