@@ -279,10 +279,14 @@ def report(outcomes: list[Outcome], *, sample: bool, total_seconds: float) -> tu
 
 
 def warm_test_database() -> None:
-    """Create or migrate the test database once (pytest-django --reuse-db); mutants reuse it as is."""
+    """Create the test database afresh once (pytest-django --create-db); mutants reuse it as is.
+
+    Afresh, because a run stopped mid-test can leave rows a fixture wrote outside a transaction,
+    and every later mutant's tests would then fail for that reason: all "killed".
+    """
     env = {k: v for k, v in os.environ.items() if k != "CLINIC_MUTATION_RUN"}
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--reuse-db", TARGETS[0].tests[0]],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--create-db", TARGETS[0].tests[0]],
         cwd=ROOT,
         env=env,
         check=True,
