@@ -78,12 +78,9 @@ def prepare(targets: list[Target], key: str) -> Path:
     work = OUT / "work" / key
     if work.exists():
         shutil.rmtree(work)
-    work.mkdir(parents=True)
-    excludes = [".venv", "var", ".git", "mutants", "node_modules", "__pycache__", "bench/results"]
-    subprocess.run(
-        ["rsync", "-a", *(f"--exclude={e}" for e in excludes), f"{ROOT}/", f"{work}/"],
-        check=True,
-    )
+    work.parent.mkdir(parents=True, exist_ok=True)
+    skip = shutil.ignore_patterns(".venv", "var", ".git", "mutants", "node_modules", "__pycache__", "results")
+    shutil.copytree(ROOT, work, ignore=skip, symlinks=True)
     tests = list(dict.fromkeys(t for target in targets for t in target.tests if (ROOT / t).exists()))
     pyproject = (work / "pyproject.toml").read_text()
     settings = {
