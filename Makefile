@@ -104,3 +104,15 @@ test-instants: install
 test-at: install
 	@test -n "$(INSTANT)" || (echo "usage: make test-at INSTANT=2027-03-14T06:30:00Z" && false)
 	.ci/instants.sh $(INSTANT)
+
+## Mutation testing (issue 18): mutmut over the modules that hold the rules, each against the tests
+## that cover it (tests/mutation/targets.py); writes var/mutation/report.md and docs/mutation-report.md.
+## Fails when a surviving mutant is neither killed nor explained in tests/mutation/equivalents.toml.
+.PHONY: mutation mutation-sample
+mutation: install messages
+	$(PY) -m tests.mutation.run $(MUTATION_ARGS); status=$$?; cp var/mutation/report.md docs/mutation-report.md; exit $$status
+
+## A fixed random subset (seed 18) in a few minutes: CI's check that the habit has not rotted.
+MUTATION_SAMPLE ?= 40
+mutation-sample: install messages
+	$(PY) -m tests.mutation.run --sample $(MUTATION_SAMPLE) --out var/mutation/sample.md

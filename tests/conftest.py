@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 import time_machine
@@ -117,3 +118,8 @@ def colleague_elsewhere(other_site):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_superuser=True)
+
+
+if os.environ.get("CLINIC_MUTATION_RUN"):
+    # `make mutation`: each mutant's run reuses the test database the runner migrated once.
+    from tests.mutation.db import django_db_setup  # noqa: F401

@@ -1,0 +1,154 @@
+"""Which enrollments a week's compliance judges, and how (mutation testing, issue 18).
+
+Week W is last week (Monday to Sunday). The group meets Monday, Wednesday and Thursday for three
+hours; every enrollment below is booked on it from its start.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from programs import services as journey
+from scheduling import selectors, services
+from scheduling.models import Session
+from tests.factories import PatientFactory, ProgramFactory
+from tests.scheduling.conftest import make_series, monday_weeks_ago
+
+pytestmark = pytest.mark.django_db
+D = dt.timedelta
+
+
+@pytest.fixture
+def week(iop, clinician, today):
+    w = monday_weeks_ago(today, 1)
+    series = make_series(iop, clinician, starts_on=w - D(weeks=1))
+    services.generate_sessions(series_ids=[series.pk], from_on=series.starts_on)
+    return w
+
+
+def _enroll(iop, clinician, start, *, name, ended_on=None):
+    placement = journey.enroll_in_iop(
+        patient=PatientFactory(legal_last_name=name, date_of_birth=dt.date(1980, 1, 1)),
+        program=iop,
+        start_on=start,
+        enrolled_by=clinician,
+    )
+    services.generate_sessions(from_on=start)
+    if ended_on is not None:
+        journey.discharge(episode=placement.episode, on=ended_on, disposition="completed", decided_by=clinician)
+        placement.refresh_from_db()
+    return placement
+
+
+def test_week_start_is_the_monday_of_the_week():
+    assert selectors.week_start(dt.date(2027, 3, 8)) == dt.date(2027, 3, 8)  # a Monday
+    assert selectors.week_start(dt.date(2027, 3, 14)) == dt.date(2027, 3, 8)  # the Sunday after
+    assert selectors.week_start(dt.date(2027, 3, 15)) == dt.date(2027, 3, 15)
+
+
+def test_the_enrollments_in_force_during_the_week_and_which_weeks_are_partial(iop, clinician, week):
+    full = _enroll(iop, clinician, week - D(7), name="A-full")
+    from_sunday = _enroll(iop, clinician, week + D(6), name="B-from-sunday")
+    _enroll(iop, clinician, week + D(7), name="C-next-week")
+    _enroll(iop, clinician, week - D(7), name="D-ended-on-monday", ended_on=week)
+    left_tuesday = _enroll(iop, clinician, week - D(7), name="E-ended-tuesday", ended_on=week + D(1))
+    to_sunday = _enroll(iop, clinician, week - D(7), name="F-ended-next-monday", ended_on=week + D(7))
+
+    weeks = {w.enrollment: w for w in selectors.weekly_hours(week_of=week + D(2), programs=[iop])}
+
+    assert set(weeks) == {full, from_sunday, left_tuesday, to_sunday}
+    assert {e: (w.week_start, w.scheduled_hours, w.partial_week) for e, w in weeks.items()} == {
+        full: (week, Decimal("9.00"), False),
+        from_sunday: (week, Decimal("0.00"), True),
+        left_tuesday: (week, Decimal("3.00"), True),  # Monday's group only; later bookings were released
+        to_sunday: (week, Decimal("9.00"), False),  # ends the next Monday: the whole week was in it
+    }
+    # Partial weeks are left out of "below the minimum" unless asked for.
+    assert [w.enrollment for w in selectors.below_minimum(week_of=week, programs=[iop])] == []
+    partial = selectors.below_minimum(week_of=week, programs=[iop], include_partial_weeks=True)
+    assert {w.enrollment for w in partial} == {from_sunday, left_tuesday}
+
+
+def test_weekly_hours_of_one_patient_and_of_other_programs(iop, clinician, week, residential, other_site):
+    mine = _enroll(iop, clinician, week - D(7), name="Mine")
+    other = _enroll(iop, clinician, week - D(7), name="Other")
+    assert [w.enrollment for w in selectors.weekly_hours(week_of=week, patient=mine.patient)] == [mine]
+    assert selectors.weekly_hours(week_of=week, programs=[residential]) == []
+    assert [w.enrollment for w in selectors.weekly_hours(week_of=week, programs=[iop])] == [mine, other]
+
+
+def test_below_minimum_accepts_only_scheduled_or_attended(week):
+    with pytest.raises(ValueError, match="scheduled' or 'attended"):
+        selectors.below_minimum(basis="booked", week_of=week)
+
+
+def test_consecutive_absences_need_a_run_of_at_least_one():
+    with pytest.raises(ValueError, match="at least 1"):
+        selectors.consecutive_absences(n=0)
+
+
+def test_iop_below_minimum_is_the_flagged_enrollments_as_a_queryset(iop, clinician, week):
+    # Two hours of a three-hour group are not enough for an adult (minimum 9 hours a week).
+    enrolled = _enroll(iop, clinician, week - D(7), name="Under")
+    assert list(selectors.iop_below_minimum(basis="attended", week_of=week, programs=[iop])) == [enrolled]
+    assert list(selectors.iop_below_minimum(basis="scheduled", week_of=week, programs=[iop])) == []
+
+
+def test_errors_say_exactly_what_is_accepted(week):
+    with pytest.raises(ValueError, match=r"^basis is 'scheduled' or 'attended'$"):
+        selectors.below_minimum(basis="booked", week_of=week)
+    with pytest.raises(ValueError, match=r"^n is at least 1$"):
+        selectors.consecutive_absences(n=0)
+
+
+def test_an_enrollment_starting_on_the_monday_has_a_full_week(iop, clinician, week):
+    from_monday = _enroll(iop, clinician, week, name="Monday")
+    [hours] = selectors.weekly_hours(week_of=week, programs=[iop])
+    assert hours.enrollment == from_monday and not hours.partial_week
+    assert hours.scheduled_hours == Decimal("9.00")
+
+
+def test_a_cancelled_session_is_not_scheduled_time(iop, clinician, week):
+    enrollment = _enroll(iop, clinician, week - D(7), name="A")
+    next_week = week + D(14)  # sessions not started yet can be cancelled
+    monday = Session.objects.filter(series__program=iop, local_date=next_week).get()
+    services.cancel_session(session=monday, reason="Facilitator ill")
+    [hours] = selectors.weekly_hours(week_of=next_week, programs=[iop])
+    assert hours.enrollment == enrollment and hours.scheduled_hours == Decimal("6.00")
+
+
+def test_only_active_iop_programs_are_judged(iop, clinician, week, bed, residential):
+    _enroll(iop, clinician, week - D(7), name="A")
+    journey.admit_to_residential(patient=PatientFactory(), bed=bed, admitted_on=week - D(7), admitted_by=clinician)
+    assert [w.enrollment.kind for w in selectors.weekly_hours(week_of=week)] == ["iop"]
+    type(iop).objects.filter(pk=iop.pk).update(is_active=False)
+    assert selectors.weekly_hours(week_of=week) == []
+
+
+def test_weekly_hours_are_ordered_by_program_then_last_name_in_two_queries(
+    iop, site, clinician, week, django_assert_num_queries
+):
+    second_program = ProgramFactory(site=site, iop=True, name="Morning IOP")
+    make_series(second_program, clinician, starts_on=week - D(weeks=1))
+    zed = _enroll(iop, clinician, week - D(7), name="Zed")
+    abe = _enroll(iop, clinician, week - D(7), name="Abe")
+    other = _enroll(second_program, clinician, week - D(7), name="Aaron")
+    with django_assert_num_queries(2):
+        weeks = selectors.weekly_hours(week_of=week)
+        assert [(w.enrollment, w.patient.legal_last_name, w.enrollment.program.name) for w in weeks] == [
+            (abe, "Abe", iop.name),
+            (zed, "Zed", iop.name),
+            (other, "Aaron", "Morning IOP"),
+        ]
+
+
+def test_the_flags_of_one_program_leave_the_others_out(iop, site, clinician, week):
+    other_program = ProgramFactory(site=site, iop=True, name="Morning IOP")
+    mine = _enroll(iop, clinician, week - D(7), name="Mine")  # 9 of 9 hours scheduled, none attended
+    _enroll(other_program, clinician, week - D(7), name="Theirs")  # no group at all: 0 hours
+    assert [w.enrollment for w in selectors.below_minimum(week_of=week, programs=[iop])] == []
+    assert [w.enrollment for w in selectors.below_minimum(basis="attended", week_of=week, programs=[iop])] == [mine]
+    assert [w.enrollment.program for w in selectors.below_minimum(week_of=week)] == [other_program]
+    assert list(selectors.iop_below_minimum(basis="scheduled", week_of=week, programs=[iop])) == []
+    assert selectors.above_maximum(week_of=week, programs=[other_program]) == []
