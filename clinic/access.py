@@ -158,8 +158,17 @@ def sync_role_permissions() -> list[str]:
 # --- Role lookup -------------------------------------------------------------------
 
 
+# Where an authentication that loads the user may leave the names of the user's groups (a list), so the
+# role costs no query of its own (``clinic.api.auth.CallerJWTAuthentication`` does, for every API call).
+GROUP_NAMES_ATTR = "clinic_group_names"
+
+
 def role_of(user) -> Role | None:
-    """The user's role, or None (anonymous, or a login with no role yet). Cached on the user object."""
+    """The user's role, or None (anonymous, or a login with no role yet). Cached on the user object.
+
+    The user object lives for one request, so the role is resolved once per request: the permission
+    checks, the scoping and the audit record all read the cache.
+    """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     if getattr(user, "is_api_client", False):
@@ -171,7 +180,8 @@ def role_of(user) -> Role | None:
     if user.is_superuser:
         role = Role.SUPERUSER
     else:
-        names = set(user.groups.values_list("name", flat=True))
+        loaded = getattr(user, GROUP_NAMES_ATTR, None)
+        names = set(loaded) if loaded is not None else set(user.groups.values_list("name", flat=True))
         role = next((r for r, group in ROLE_GROUPS.items() if group in names), None)
         if role is None and _patient_id_of(user) is not None:
             role = Role.PATIENT
@@ -183,6 +193,10 @@ def _patient_id_of(user) -> int | None:
     from patients.models import Patient
 
     cached = getattr(user, "_clinic_patient_id", False)
+    if cached is False and type(user).patient.is_cached(user):
+        # Loaded with the user (select_related): None when the login has no patient record.
+        patient = getattr(user, "patient", None)
+        cached = user._clinic_patient_id = patient.pk if patient is not None else None
     if cached is False:
         cached = Patient.objects.filter(user=user).values_list("pk", flat=True).first()
         user._clinic_patient_id = cached
