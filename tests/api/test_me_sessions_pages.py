@@ -1,4 +1,4 @@
-"""Issue 17: /me/sessions/ opens on the next sessions, pages by cursor without a COUNT, and knows its caller in one query."""
+"""Issue 17: /me/sessions/ opens on the next sessions, pages by cursor with no COUNT, knows its caller in one query."""
 
 from __future__ import annotations
 
