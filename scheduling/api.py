@@ -49,10 +49,10 @@ from scheduling.models import (
 
 
 class LocationSerializer(serializers.Serializer):
-    name = serializers.CharField(source="site_name")
-    address = serializers.CharField(source="site_address")
-    phone = serializers.CharField(source="site_phone")
-    room = serializers.CharField(source="session_room")
+    name = serializers.CharField(source="session__series__program__site__name")
+    address = serializers.CharField(source="session__series__program__site__address")
+    phone = serializers.CharField(source="session__series__program__site__phone")
+    room = serializers.CharField(source="session__room")
 
 
 # What a session is, in the patient's language (issue 13); the /me/ views run with it active.
@@ -72,11 +72,11 @@ class MySessionSerializer(serializers.Serializer):
     # Fed the dicts of ``scheduling.selectors.my_session_rows`` (no model instances: issue 17).
     id = serializers.UUIDField(source="public_id", read_only=True)
     title = serializers.SerializerMethodField()
-    starts_at = serializers.DateTimeField(source="session_starts_at", read_only=True)
-    ends_at = serializers.DateTimeField(source="session_ends_at", read_only=True)
-    local_date = serializers.DateField(source="session_local_date", read_only=True)
-    time_zone = serializers.CharField(source="program_time_zone", read_only=True)
-    duration_minutes = serializers.IntegerField(source="session_duration_minutes", read_only=True)
+    starts_at = serializers.DateTimeField(source="session__starts_at", read_only=True)
+    ends_at = serializers.DateTimeField(source="session__ends_at", read_only=True)
+    local_date = serializers.DateField(source="session__local_date", read_only=True)
+    time_zone = serializers.CharField(source="session__series__program__time_zone", read_only=True)
+    duration_minutes = serializers.IntegerField(source="session__duration_minutes", read_only=True)
     location = LocationSerializer(source="*", read_only=True)
     status = serializers.SerializerMethodField()
     attendance = OptionalChoiceField(choices=Attendance.choices, read_only=True)
@@ -86,12 +86,12 @@ class MySessionSerializer(serializers.Serializer):
     responded_at = serializers.DateTimeField(source="patient_responded_at", read_only=True, allow_null=True)
 
     def get_title(self, row) -> str:
-        kind = row["series_kind"]
+        kind = row["session__series__kind"]
         return str(KIND_TITLES.get(kind, SessionKind(kind).label))
 
     @extend_schema_field(serializers.ChoiceField(choices=["booked", "cancelled"]))
     def get_status(self, row) -> str:
-        cancelled = row["cancelled_at"] is not None or row["session_status"] == SessionStatus.CANCELLED
+        cancelled = row["cancelled_at"] is not None or row["session__status"] == SessionStatus.CANCELLED
         return "cancelled" if cancelled else "booked"
 
 
