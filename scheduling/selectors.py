@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -64,22 +65,30 @@ def weekly_hours(
     week_of: dt.date | None = None,
     programs: QuerySet[Program] | list[Program] | None = None,
     patient: Patient | None = None,
+    enrollments: Iterable[Placement] | None = None,
 ) -> list[WeeklyHours]:
     """Scheduled and attended hours of every IOP enrollment in force during the week.
 
     ``week_of`` is any day of the week; by default the current week in each
     program's own time zone. Two queries: the enrollments, and their hours.
+    ``enrollments``: placements already loaded with their program and patient (the patient app's
+    own, from ``programs.selectors.patient_placements``): judged as given, one query fewer.
     """
-    enrollments = (
-        Placement.objects.not_cancelled()
-        .filter(kind=PlacementKind.IOP, program__is_active=True)
-        .select_related("patient", "program")
-        .order_by("program_id", "patient__legal_last_name", "id")
-    )
-    if programs is not None:
-        enrollments = enrollments.filter(program__in=programs)
-    if patient is not None:
-        enrollments = enrollments.filter(patient=patient)
+    if enrollments is not None:
+        enrollments = [
+            e for e in enrollments if e.kind == PlacementKind.IOP and e.program.is_active and e.cancelled_at is None
+        ]
+    else:
+        enrollments = (
+            Placement.objects.not_cancelled()
+            .filter(kind=PlacementKind.IOP, program__is_active=True)
+            .select_related("patient", "program")
+            .order_by("program_id", "patient__legal_last_name", "id")
+        )
+        if programs is not None:
+            enrollments = enrollments.filter(program__in=programs)
+        if patient is not None:
+            enrollments = enrollments.filter(patient=patient)
     weeks: dict[int, dt.date] = {}
     candidates = []
     for enrollment in enrollments:
