@@ -257,6 +257,15 @@ class Dispatch:
         return [Target("Dispatch", "at least 1,000 reminders/s end to end with zero duplicates", figure, met, note)]
 
 
+# Issue 17: why an API target may be missed, and what would close it (shown only when it is missed).
+API_NOTES = {
+    "me": "",
+    "me-care": "",
+    "me-sessions": "",
+    "staff-patients": "",
+}
+
+
 class Api:
     key = "api"
     title = "4. API"
@@ -311,11 +320,16 @@ class Api:
                     all(constant.values()),
                 )
             )  # fmt: skip
-            for _key, e in a["endpoints"].items():
-                if e["target_p95_ms"] is not None:
-                    met = e["real"]["p95_ms"] < e["target_p95_ms"] and e["p95_ratio"] <= 2
-                    out.append(Target(f"{e['path']} p95", f"under {e['target_p95_ms']} ms and within 2x raw",
-                                      f"{e['real']['p95_ms']} ms, {e['p95_ratio']}x", met))  # fmt: skip
+            for key, e in a["endpoints"].items():
+                ms, ratio = e.get("target_p95_ms"), e.get("target_ratio") or (2 if e.get("target_p95_ms") else None)
+                if ms is None and ratio is None:
+                    continue
+                goal = " and ".join(
+                    ([f"under {ms:g} ms"] if ms is not None else []) + [f"within {ratio:g}x the raw view's p95"]
+                )
+                met = e["p95_ratio"] <= ratio and (ms is None or e["real"]["p95_ms"] < ms)
+                figure = f"{e['real']['p95_ms']} ms against {e['raw']['p95_ms']} ms raw, {e['p95_ratio']}x"
+                out.append(Target(f"{e['path']} p95", goal, figure, met, API_NOTES.get(key, "")))
         if "me-sessions" not in (a or {}).get("endpoints", {}):
             out.append(
                 Target(
