@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from django.db.models import BooleanField, CharField, ExpressionWrapper, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat, NullIf
@@ -38,9 +37,8 @@ ROW_FIELDS = [
 def patient_rows(patients: QuerySet[Patient]) -> QuerySet:
     """``patients`` as the staff API shows them: one dict per patient, in the queryset's order.
 
-    A ``values()`` query for ``patients.staff_api.PatientSerializer`` (which reads dicts and models alike),
-    with the two computed fields worked out by PostgreSQL, so a page of 50 builds no model instances
-    (issue 17). ``patient_rows_shown`` finishes each row after the page is cut.
+    A ``values()`` query with the two computed fields worked out by PostgreSQL, so a page of 50 builds
+    no model instances (issue 17); ``patients.staff_api.patient_as_listed`` writes each as the API shows it.
     """
     first = Coalesce(NullIf("preferred_name", Value("")), "legal_first_name")
     return patients.values(
@@ -52,12 +50,3 @@ def patient_rows(patients: QuerySet[Patient]) -> QuerySet:
             output_field=BooleanField(),
         ),
     )
-
-
-def patient_rows_shown(rows: Iterable[dict]) -> list[dict]:
-    """Rows of ``patient_rows`` shaped as the serializer reads a Patient (``registered_site.public_id``)."""
-    shown = []
-    for row in rows:
-        site = row.pop("registered_site__public_id")
-        shown.append({**row, "registered_site": {"public_id": site} if site is not None else None})
-    return shown
