@@ -97,13 +97,13 @@ class JourneyStep:
 
 
 def patient_placements(*, patient: Patient) -> list[Placement]:
-    """The patient's placements, oldest first, without cancelled (reversed) ones; program, site and transition in.
+    """The patient's placements, oldest first, without cancelled (reversed) ones; with program and transition in.
 
     Read through the patient's related manager, so each placement's ``patient`` is the object given
     (no query for it): ``scheduling.selectors.weekly_hours(enrollments=...)`` judges them as they are.
     """
     return list(
-        patient.placements.not_cancelled().select_related("program__site", "transition_in").order_by("start_on", "id")
+        patient.placements.not_cancelled().select_related("program", "transition_in").order_by("start_on", "id")
     )
 
 
@@ -122,7 +122,7 @@ def patient_journey(*, patient: Patient, placements: list[Placement] | None = No
         else:
             began = "admitted" if placement.is_residential else "enrolled"
         steps.append(JourneyStep(placement.kind, placement.program, placement.start_on, placement.ended_on, began))
-    plans = patient.aftercare_plans.exclude(status="revoked").select_related("program__site").order_by("starts_on")
+    plans = patient.aftercare_plans.exclude(status="revoked").select_related("program").order_by("starts_on")
     for plan in plans:
         steps.append(JourneyStep("aftercare", plan.program, plan.starts_on, None, "discharged"))
     return sorted(steps, key=lambda step: step.start_on)
