@@ -122,18 +122,21 @@ class MySessionFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         if not any(self.data.get(name) for name in self.CHOOSERS):
-            queryset = self.by_time(queryset, "when", "upcoming")
+            queryset = self.upcoming(queryset)
         return queryset
+
+    @staticmethod
+    def upcoming(queryset):
+        return queryset.filter(ends_at__gt=clock.now()).order_by("starts_at", "id")
 
     def changed_since(self, queryset, name, value):
         return queryset.filter(Q(updated_at__gte=value) | Q(session__updated_at__gte=value))
 
     def by_time(self, queryset, name, value):
-        now = clock.now()
         if value == "upcoming":
-            return queryset.filter(ends_at__gt=now).order_by("starts_at", "id")
+            return self.upcoming(queryset)
         if value == "past":
-            return queryset.filter(ends_at__lte=now).order_by("-starts_at", "-id")
+            return queryset.filter(ends_at__lte=clock.now()).order_by("-starts_at", "-id")
         return queryset
 
 
@@ -173,6 +176,12 @@ class MySessionList(_MySessionView, ListAPIView):
 
     filterset_class = MySessionFilter
     pagination_class = CursorPages
+
+    def filter_queryset(self, queryset):
+        if not any(name in self.request.query_params for name in MySessionFilter.CHOOSERS):
+            # The phone's usual request: nothing to validate, so no filter form to build (issue 17).
+            return MySessionFilter.upcoming(queryset)
+        return super().filter_queryset(queryset)
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(selectors.my_session_rows(self.filter_queryset(self.get_queryset())))
