@@ -194,8 +194,8 @@ def _patient_id_of(user) -> int | None:
     from patients.models import Patient
 
     cached = getattr(user, "_clinic_patient_id", False)
-    if cached is False and type(user).patient.is_cached(user):
-        # Loaded with the user (select_related): None when the login has no patient record.
+    if cached is False and user._meta.model.patient.is_cached(user):  # _meta: through a lazy request.user too
+        # Loaded with the user (CallerJWTAuthentication): None when the login has no patient record.
         patient = getattr(user, "patient", None)
         cached = user._clinic_patient_id = patient.pk if patient is not None else None
     if cached is False:
