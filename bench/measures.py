@@ -313,6 +313,36 @@ class Dispatch:
         return [Target("Dispatch", "at least 1,000 reminders/s end to end with zero duplicates", figure, met, note)]
 
 
+# Issue 17: why an API target may be missed, and what would close it (shown only when it is missed).
+# Figures: CPU per request measured in one process on the bench data after issue 17 (the load's p95 tracks
+# CPU once the two shared cores are saturated, and then moves with whatever else the machine runs).
+_AUDIT = (
+    "The audit write stays synchronous: record() builds one AuditEvent per patient and flush() is a "
+    "bulk_create that Django wraps in BEGIN/INSERT/COMMIT (three round trips); the single-statement "
+    "audit insert of issue 17's audit part closes part of this."
+)
+API_NOTES = {
+    "me": "About 2.6-3.2 ms of CPU per request against the raw view's 0.7 ms; the audit write is 0.8 ms of it "
+    f"(28%). {_AUDIT} The rest is DRF's request handling and the ModelSerializer building its fields for each "
+    "request; a serializer built once per process (or a dict written by hand) would close most of it.",
+    "me-care": "About 7.6-9.5 ms of CPU against the raw view's 0.8-1.1 ms: three ORM queries (placements with "
+    "program and transition, aftercare plans, this week's hours), half of it compiling the SQL on every "
+    "request, where the raw view is one statement. One SQL statement for the journey and the week's hours "
+    f"(a selector in SQL, as bench/views.py's) would close most of it. {_AUDIT}",
+    "me-sessions": "About 4.2-5.7 ms of CPU against the raw view's 0.7-1.4 ms, after cursor pages (no COUNT), rows "
+    "as dicts, the caller in one statement and no filter form on the usual request: the ORM still compiles the "
+    "five-join page query on every request (about 1 ms) and the audit write is 1.1 ms (18%). "
+    f"{_AUDIT} The absolute p95 is queueing on two saturated cores: the raw view's own p95 moved between 20 "
+    "and 62 ms across runs of the same code; on an idle machine the 25 ms goal is within reach.",
+    "staff-patients": "About 11-14 ms of CPU against the raw view's 1.2-1.4 ms: the audit write is 3.4 ms (30%: "
+    "fifty AuditEvent objects, then a fifty-row bulk_create in a transaction); the COUNT and the page SELECT "
+    "each compile the scope (a UNION of two indexed lookups; 1.1-1.5 ms to run, against 3.5-5.8 ms for the "
+    "sequential scans it replaced) and django-filter builds its form. The staff list keeps its count (staff "
+    "tools page by number); a capped or estimated count, and the audit's single-statement insert, would "
+    "close most of the rest.",
+}
+
+
 class Api:
     key = "api"
     title = "4. API"
@@ -367,11 +397,16 @@ class Api:
                     all(constant.values()),
                 )
             )  # fmt: skip
-            for _key, e in a["endpoints"].items():
-                if e["target_p95_ms"] is not None:
-                    met = e["real"]["p95_ms"] < e["target_p95_ms"] and e["p95_ratio"] <= 2
-                    out.append(Target(f"{e['path']} p95", f"under {e['target_p95_ms']} ms and within 2x raw",
-                                      f"{e['real']['p95_ms']} ms, {e['p95_ratio']}x", met))  # fmt: skip
+            for key, e in a["endpoints"].items():
+                ms, ratio = e.get("target_p95_ms"), e.get("target_ratio") or (2 if e.get("target_p95_ms") else None)
+                if ms is None and ratio is None:
+                    continue
+                goal = " and ".join(
+                    ([f"under {ms:g} ms"] if ms is not None else []) + [f"within {ratio:g}x the raw view's p95"]
+                )
+                met = e["p95_ratio"] <= ratio and (ms is None or e["real"]["p95_ms"] < ms)
+                figure = f"{e['real']['p95_ms']} ms against {e['raw']['p95_ms']} ms raw, {e['p95_ratio']}x"
+                out.append(Target(f"{e['path']} p95", goal, figure, met, API_NOTES.get(key, "")))
         if "me-sessions" not in (a or {}).get("endpoints", {}):
             out.append(
                 Target(

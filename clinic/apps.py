@@ -35,6 +35,8 @@ class ClinicConfig(AppConfig):
 
         checks.register(check_app_role, checks.Tags.security, deploy=True)
 
+        from clinic.api import schema  # noqa: F401 - defines the OpenAPI extension for the API's JWT authentication
+
 
 class ClinicAdminConfig(AdminConfig):
     """The Django admin with the clinic's dashboard as its front page."""

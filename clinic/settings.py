@@ -220,7 +220,8 @@ CELERY_BEAT_SCHEDULE["exchange-purge-exports"] = {
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, with the caller's role and patient record loaded in the same query (issue 17).
+        "clinic.api.authentication.CallerJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",  # staff in the browsable API
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -193,8 +193,11 @@ class CareView(_MeView):
     audit_category = AuditCategory.CLINICAL
 
     def get(self, request):
-        today = clock.local_today(self.get_object().time_zone)
-        steps = program_selectors.patient_journey(patient=self.get_object())
+        patient = self.get_object()
+        today = clock.local_today(patient.time_zone)
+        # One read of the placements serves the journey and this week's hours (issue 17).
+        placements = program_selectors.patient_placements(patient=patient)
+        steps = program_selectors.patient_journey(patient=patient, placements=placements)
         journey = [
             {
                 "level": step.kind,
@@ -213,13 +216,13 @@ class CareView(_MeView):
             "current_level": current["level"] if current else None,
             "current_title": current["title"] if current else _("Not currently in a program"),
             "journey": journey,
-            "this_week": self._this_week(),
+            "this_week": self._this_week(placements),
         }
         self._audit(AuditAction.VIEW)
         return Response(CareSerializer(data).data)
 
-    def _this_week(self) -> dict | None:
-        weeks = schedule_selectors.weekly_hours(patient=self.get_object())
+    def _this_week(self, placements) -> dict | None:
+        weeks = schedule_selectors.weekly_hours(enrollments=placements)
         if not weeks:
             return None
         week = max(weeks, key=lambda w: w.enrollment.start_on)

@@ -129,14 +129,24 @@ class JourneyStep:
     how_it_began: str  # "admitted", "enrolled", "stepped_down", "stepped_up", "discharged"
 
 
-def patient_journey(*, patient: Patient) -> list[JourneyStep]:
-    """The levels of care a patient has been through, oldest first, without cancelled (reversed) ones."""
-    placements = (
-        Placement.objects.not_cancelled()
-        .filter(patient=patient)
-        .select_related("program__site", "transition_in")
-        .order_by("start_on", "id")
+def patient_placements(*, patient: Patient) -> list[Placement]:
+    """The patient's placements, oldest first, without cancelled (reversed) ones; with program and transition in.
+
+    Read through the patient's related manager, so each placement's ``patient`` is the object given
+    (no query for it): ``scheduling.selectors.weekly_hours(enrollments=...)`` judges them as they are.
+    """
+    return list(
+        patient.placements.not_cancelled().select_related("program", "transition_in").order_by("start_on", "id")
     )
+
+
+def patient_journey(*, patient: Patient, placements: list[Placement] | None = None) -> list[JourneyStep]:
+    """The levels of care a patient has been through, oldest first, without cancelled (reversed) ones.
+
+    ``placements``: those of ``patient_placements``, when the caller has them already.
+    """
+    if placements is None:
+        placements = patient_placements(patient=patient)
     steps: list[JourneyStep] = []
     for placement in placements:
         transition = getattr(placement, "transition_in", None)
@@ -145,7 +155,7 @@ def patient_journey(*, patient: Patient) -> list[JourneyStep]:
         else:
             began = "admitted" if placement.is_residential else "enrolled"
         steps.append(JourneyStep(placement.kind, placement.program, placement.start_on, placement.ended_on, began))
-    plans = patient.aftercare_plans.exclude(status="revoked").select_related("program__site").order_by("starts_on")
+    plans = patient.aftercare_plans.exclude(status="revoked").select_related("program").order_by("starts_on")
     for plan in plans:
         steps.append(JourneyStep("aftercare", plan.program, plan.starts_on, None, "discharged"))
     return sorted(steps, key=lambda step: step.start_on)

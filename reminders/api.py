@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from clinic import access, audit
 from clinic.api.fields import BlankChoicesAsNullMixin
+from clinic.api.pagination import CursorPages
 from clinic.api.permissions import IsPatient
 from clinic.api.serializers import PatientRefSerializer
 from clinic.api.strict import (
@@ -113,6 +114,8 @@ class _MyDevices(JsonBodyMixin, GenericAPIView):
 
 class DeviceListView(_MyDevices, ListAPIView):
     """Your devices registered for push notifications. Register this device with POST."""
+
+    pagination_class = CursorPages  # the patient app's lists page by cursor, without a count (issue 17)
 
     def list(self, request, *args, **kwargs):
         audit.record(

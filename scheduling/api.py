@@ -11,11 +11,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView, get_object_or_404
 from rest_framework.response import Response
 
 from clinic import access, audit, clock
 from clinic.api.fields import BlankChoicesAsNullMixin, LocalTimeField, OptionalChoiceField
+from clinic.api.pagination import CursorPages
 from clinic.api.permissions import IsPatient
 from clinic.api.serializers import (
     BoundedDateField,
@@ -48,10 +49,10 @@ from scheduling.models import (
 
 
 class LocationSerializer(serializers.Serializer):
-    name = serializers.CharField(source="series.program.site.name")
-    address = serializers.CharField(source="series.program.site.address")
-    phone = serializers.CharField(source="series.program.site.phone")
-    room = serializers.CharField()
+    name = serializers.CharField(source="session__series__program__site__name")
+    address = serializers.CharField(source="session__series__program__site__address")
+    phone = serializers.CharField(source="session__series__program__site__phone")
+    room = serializers.CharField(source="session__room")
 
 
 # What a session is, in the patient's language (issue 13); the /me/ views run with it active.
@@ -65,42 +66,41 @@ KIND_TITLES = {
 }
 
 
-class MySessionSerializer(BlankChoicesAsNullMixin, serializers.ModelSerializer):
+class MySessionSerializer(serializers.Serializer):
     """One of your sessions. Worded plainly: the app may show it on a shared screen."""
 
+    # Fed the dicts of ``scheduling.selectors.my_session_rows`` (no model instances: issue 17).
     id = serializers.UUIDField(source="public_id", read_only=True)
     title = serializers.SerializerMethodField()
-    starts_at = serializers.DateTimeField(source="session.starts_at", read_only=True)
-    ends_at = serializers.DateTimeField(source="session.ends_at", read_only=True)
-    local_date = serializers.DateField(source="session.local_date", read_only=True)
-    time_zone = serializers.CharField(source="session.series.program.time_zone", read_only=True)
-    duration_minutes = serializers.IntegerField(source="session.duration_minutes", read_only=True)
-    location = LocationSerializer(source="session", read_only=True)
+    starts_at = serializers.DateTimeField(source="session__starts_at", read_only=True)
+    ends_at = serializers.DateTimeField(source="session__ends_at", read_only=True)
+    local_date = serializers.DateField(source="session__local_date", read_only=True)
+    time_zone = serializers.CharField(source="session__series__program__time_zone", read_only=True)
+    duration_minutes = serializers.IntegerField(source="session__duration_minutes", read_only=True)
+    location = LocationSerializer(source="*", read_only=True)
     status = serializers.SerializerMethodField()
+    attendance = OptionalChoiceField(choices=Attendance.choices, read_only=True)
     response = OptionalChoiceField(
         choices=PatientResponse.choices, source="patient_response", read_only=True, help_text="null until you answer."
     )
     responded_at = serializers.DateTimeField(source="patient_responded_at", read_only=True, allow_null=True)
 
-    class Meta:
-        model = Booking
-        fields = ["id", "title", "starts_at", "ends_at", "local_date", "time_zone", "duration_minutes", "location"]
-        fields += ["status", "attendance", "response", "responded_at"]
-        read_only_fields = fields
-
-    def get_title(self, booking) -> str:
-        series = booking.session.series
-        return str(KIND_TITLES.get(series.kind, series.get_kind_display()))
+    def get_title(self, row) -> str:
+        kind = row["session__series__kind"]
+        return str(KIND_TITLES.get(kind, SessionKind(kind).label))
 
     @extend_schema_field(serializers.ChoiceField(choices=["booked", "cancelled"]))
-    def get_status(self, booking) -> str:
-        cancelled = booking.cancelled_at is not None or booking.session.status == SessionStatus.CANCELLED
+    def get_status(self, row) -> str:
+        cancelled = row["cancelled_at"] is not None or row["session__status"] == SessionStatus.CANCELLED
         return "cancelled" if cancelled else "booked"
 
 
 class MySessionFilter(django_filters.FilterSet):
     when = django_filters.ChoiceFilter(
-        choices=[("upcoming", "Upcoming"), ("past", "Past")], method="by_time", help_text="upcoming or past."
+        choices=[("upcoming", "Upcoming"), ("past", "Past"), ("all", "All")],
+        method="by_time",
+        help_text="upcoming (the default: not yet ended, nearest first), past (latest first) or all (oldest "
+        "first). Without `when`, `updated_since` or a date filter, the list is the upcoming sessions.",
     )
     date_from = django_filters.DateFilter(field_name="session__local_date", lookup_expr="gte", label="From (date)")
     date_to = django_filters.DateFilter(field_name="session__local_date", lookup_expr="lte", label="To (date)")
@@ -108,21 +108,36 @@ class MySessionFilter(django_filters.FilterSet):
         method="changed_since",
         label="Changed since (an instant, ISO 8601)",
         help_text="Only sessions and bookings changed at or after this instant, cancelled ones included "
-        "(with their status), so the app can keep its copy without refetching the whole schedule.",
+        "(with their status), past and upcoming, oldest first, so the app can keep its copy without "
+        "refetching the whole schedule.",
     )
 
     class Meta:
         model = Booking
         fields = ["when", "date_from", "date_to", "updated_since"]
 
+    # Asking for any of these says which sessions the app wants; without them, the upcoming ones.
+    CHOOSERS = ("when", "date_from", "date_to", "updated_since")
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if not any(self.data.get(name) for name in self.CHOOSERS):
+            queryset = self.upcoming(queryset)
+        return queryset
+
+    @staticmethod
+    def upcoming(queryset):
+        return queryset.filter(ends_at__gt=clock.now()).order_by("starts_at", "id")
+
     def changed_since(self, queryset, name, value):
         return queryset.filter(Q(updated_at__gte=value) | Q(session__updated_at__gte=value))
 
     def by_time(self, queryset, name, value):
-        now = clock.now()
         if value == "upcoming":
-            return queryset.filter(ends_at__gt=now).order_by("starts_at", "id")
-        return queryset.filter(ends_at__lte=now).order_by("-starts_at", "-id")
+            return self.upcoming(queryset)
+        if value == "past":
+            return queryset.filter(ends_at__lte=clock.now()).order_by("-starts_at", "-id")
+        return queryset
 
 
 class _MySessionView(GenericAPIView):
@@ -139,20 +154,37 @@ class _MySessionView(GenericAPIView):
         if "updated_since" not in self.request.query_params:
             bookings = bookings.filter(Q(cancelled_at__isnull=True) | Q(cancel_reason=CancelReason.SESSION_CANCELLED))
         # else: a sync sees every change, including bookings cancelled for any reason, so it can drop them.
-        return bookings.select_related("session__series__program__site").order_by("starts_at", "id")
+        return bookings.order_by("starts_at", "id")
 
-    def _audit(self, action, obj=None) -> None:
+    def get_row(self) -> dict:
+        """The booking in the URL as the serializer reads it (404 when it is not one of yours)."""
+        return get_object_or_404(selectors.my_session_rows(self.get_queryset()), public_id=self.kwargs["id"])
+
+    def _audit(self, action, row: dict | None = None) -> None:
         patient = self.request.user.patient
+        # The audit names the booking by its type and public id; no need to load the row as a model for that.
+        obj = Booking(pk=row["id"], public_id=row["public_id"]) if row is not None else None
         audit.record(self.request, action=action, category=AuditCategory.SCHEDULE, patients=[patient], obj=obj)
 
 
 class MySessionList(_MySessionView, ListAPIView):
-    """Your booked sessions, upcoming and past."""
+    """Your booked sessions: by default those not yet ended, nearest first (past ones with `when=past`).
+
+    Pages follow the `next` and `previous` links; there is no total count, so a page costs the same
+    however long your history is.
+    """
 
     filterset_class = MySessionFilter
+    pagination_class = CursorPages
+
+    def filter_queryset(self, queryset):
+        if not any(name in self.request.query_params for name in MySessionFilter.CHOOSERS):
+            # The phone's usual request: nothing to validate, so no filter form to build (issue 17).
+            return MySessionFilter.upcoming(queryset)
+        return super().filter_queryset(queryset)
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(selectors.my_session_rows(self.filter_queryset(self.get_queryset())))
         self._audit(AuditAction.VIEW)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -161,9 +193,9 @@ class MySessionDetail(_MySessionView, RetrieveAPIView):
     """One of your sessions."""
 
     def retrieve(self, request, *args, **kwargs):
-        booking = self.get_object()
-        self._audit(AuditAction.VIEW, booking)
-        return Response(self.get_serializer(booking).data)
+        row = self.get_row()
+        self._audit(AuditAction.VIEW, row)
+        return Response(self.get_serializer(row).data)
 
 
 class ResponseSerializer(StrictInputMixin, serializers.Serializer):
@@ -179,9 +211,9 @@ class MySessionResponse(_MySessionView):
         serializer = ResponseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.respond_to_booking(booking=booking, response=serializer.validated_data["response"])
-        booking = self.get_object()
-        self._audit(AuditAction.CHANGE, booking)
-        return Response(self.get_serializer(booking).data)
+        row = self.get_row()
+        self._audit(AuditAction.CHANGE, row)
+        return Response(self.get_serializer(row).data)
 
 
 class CalendarFeedSerializer(serializers.Serializer):

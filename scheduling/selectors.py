@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -65,23 +66,31 @@ def weekly_hours(
     programs: QuerySet[Program] | list[Program] | None = None,
     patient: Patient | None = None,
     weeks_back: int = 0,
+    enrollments: Iterable[Placement] | None = None,
 ) -> list[WeeklyHours]:
     """Scheduled and attended hours of every IOP enrollment in force during the week.
 
     ``week_of`` is any day of the week; by default the current week in each
     program's own time zone, or the week ``weeks_back`` weeks before it (1: each program's
     last complete week). Two queries: the enrollments, and their hours.
+    ``enrollments``: placements already loaded with their program and patient (the patient app's
+    own, from ``programs.selectors.patient_placements``): judged as given, one query fewer.
     """
-    enrollments = (
-        Placement.objects.not_cancelled()
-        .filter(kind=PlacementKind.IOP, program__is_active=True)
-        .select_related("patient", "program__site")
-        .order_by("program_id", "patient__legal_last_name", "id")
-    )
-    if programs is not None:
-        enrollments = enrollments.filter(program__in=programs)
-    if patient is not None:
-        enrollments = enrollments.filter(patient=patient)
+    if enrollments is not None:
+        enrollments = [
+            e for e in enrollments if e.kind == PlacementKind.IOP and e.program.is_active and e.cancelled_at is None
+        ]
+    else:
+        enrollments = (
+            Placement.objects.not_cancelled()
+            .filter(kind=PlacementKind.IOP, program__is_active=True)
+            .select_related("patient", "program__site")
+            .order_by("program_id", "patient__legal_last_name", "id")
+        )
+        if programs is not None:
+            enrollments = enrollments.filter(program__in=programs)
+        if patient is not None:
+            enrollments = enrollments.filter(patient=patient)
     weeks: dict[int, dt.date] = {}
     candidates = []
     for enrollment in enrollments:
@@ -372,3 +381,37 @@ def patient_attendance(*, patient: Patient, today: dt.date, weeks: int = 6, rece
         .order_by("-starts_at")[:recent]
     )
     return PatientAttendance(weeks=result, recent=latest)
+
+
+# --- the patient app's sessions --------------------------------------------------------------------------
+
+
+def my_session_rows(bookings: QuerySet[Booking]) -> QuerySet:
+    """The patient app's view of ``bookings``: one flat dict per booking, in the queryset's order.
+
+    A ``values()`` query with the session, series, program and site columns joined in, for a serializer fed
+    dicts (``scheduling.api.MySessionSerializer``): building five model instances per row was most of the
+    list's time (issue 17). ``starts_at`` is the booking's own (copied from the session, indexed with the
+    patient), kept under its name so cursor pages can compare it.
+    """
+    return bookings.values(
+        "id",
+        "public_id",
+        "starts_at",
+        "cancelled_at",
+        "attendance",
+        "patient_response",
+        "patient_responded_at",
+        # Plain lookups rather than F() aliases: the query compiles in about half the time.
+        "session__starts_at",
+        "session__ends_at",
+        "session__local_date",
+        "session__duration_minutes",
+        "session__status",
+        "session__room",
+        "session__series__kind",
+        "session__series__program__time_zone",
+        "session__series__program__site__name",
+        "session__series__program__site__address",
+        "session__series__program__site__phone",
+    )

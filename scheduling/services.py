@@ -865,6 +865,8 @@ def record_attendance(
                 )
             )
             booking.attendance, booking.minutes_attended = mark.attendance, minutes
+            # bulk_update does not apply auto_now: without this, the patient app's updated_since missed the mark.
+            booking.updated_at = clock.now()
             changed.append(booking)
         Booking.objects.bulk_update(changed, ["attendance", "minutes_attended", "updated_at"])
         created = AttendanceRecord.objects.bulk_create(records)

@@ -1,5 +1,5 @@
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 
 def _whole_numbers(request, name: str) -> list[int]:
@@ -7,6 +7,14 @@ def _whole_numbers(request, name: str) -> list[int]:
         return [int(value) for value in request.query_params.getlist(name)]
     except ValueError:
         raise ValidationError({name: ["A whole number is required."]}) from None
+
+
+def _check_page_size(request, name: str, maximum: int) -> None:
+    values = _whole_numbers(request, name)
+    if any(value < 1 for value in values):
+        raise ValidationError({name: ["Ask for at least one row per page."]})
+    if any(value > maximum for value in values):
+        raise ValidationError({name: [f"Ask for at most {maximum} rows per page."]})
 
 
 class Pagination(PageNumberPagination):
@@ -22,13 +30,7 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
     def get_page_size(self, request):
-        values = _whole_numbers(request, self.page_size_query_param)
-        if any(value < 1 for value in values):
-            raise ValidationError({self.page_size_query_param: ["Ask for at least one row per page."]})
-        if any(value > self.max_page_size for value in values):
-            raise ValidationError(
-                {self.page_size_query_param: [f"Ask for at most {self.max_page_size} rows per page."]}
-            )
+        _check_page_size(request, self.page_size_query_param, self.max_page_size)
         return super().get_page_size(request)
 
     def paginate_queryset(self, queryset, request, view=None):
@@ -47,4 +49,52 @@ class Pagination(PageNumberPagination):
         }
         for parameter in parameters:
             parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
+
+class CursorPages(CursorPagination):
+    """Pages for the patient app's lists: ``next`` and ``previous`` links (an opaque ``cursor``), no ``count``.
+
+    A page costs one SELECT of the page's rows and one more: there is no COUNT of the whole list, and
+    no OFFSET that grows with the page number (the cursor holds the ordering value of the page's last
+    row, so a row added before it does not shift the next page). The order is the view's queryset's,
+    which may depend on its filters (upcoming sessions nearest first, past ones latest first); the
+    first ordering field is what the cursor compares, the others only break ties inside a page.
+    ``page_size`` is bounded as in ``Pagination``; a cursor that was not one of ours is a 400.
+    """
+
+    page_size = Pagination.page_size
+    page_size_query_param = Pagination.page_size_query_param
+    max_page_size = Pagination.max_page_size
+    cursor_query_description = "The `next` or `previous` link of the page before gives it; do not build it."
+
+    def get_page_size(self, request):
+        _check_page_size(request, self.page_size_query_param, self.max_page_size)  # as for numbered pages
+        return super().get_page_size(request)
+
+    def get_ordering(self, request, queryset, view):
+        ordering = tuple(queryset.query.order_by) or tuple(queryset.model._meta.ordering)
+        if not ordering:
+            raise ValueError(f"{type(view).__name__}: cursor pages need an ordered queryset.")
+        return ordering
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError(
+                {self.cursor_query_param: ["Not a page link we gave; start again from the first page."]}
+            ) from None
+
+    def get_paginated_response_schema(self, schema):
+        described = super().get_paginated_response_schema(schema)
+        described["properties"]["next"]["description"] = "The next page; null on the last one."
+        described["properties"]["previous"]["description"] = "The page before; null on the first one."
+        return described
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size, "default": self.page_size})
         return parameters

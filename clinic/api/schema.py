@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+
 ERROR_RESPONSES = {
     "400": "The request is not valid (malformed JSON, wrong types, or a rule of the clinic refused it).",
     "401": "No valid credentials were given.",
@@ -83,3 +85,13 @@ def forbid_unknown_request_fields(result: dict, generator, request, public) -> d
             for media in operation.get("requestBody", {}).get("content", {}).values():
                 close(media.get("schema", {}))
     return result
+
+
+class CallerJWTScheme(SimpleJWTScheme):
+    """The bearer-JWT security scheme for ``CallerJWTAuthentication`` (simplejwt's, same tokens, same name).
+
+    drf-spectacular's simplejwt extension matches that exact class only; without this the schema
+    would lose its security scheme. Registered by being defined: ``ClinicConfig.ready`` imports this module.
+    """
+
+    target_class = "clinic.api.authentication.CallerJWTAuthentication"

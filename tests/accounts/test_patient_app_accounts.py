@@ -93,7 +93,7 @@ def test_from_invitation_to_sessions_then_reset_and_deactivation(world, site_cli
     me = _bearer(tokens["access"])
     assert me.get("/api/v1/me/").json()["mrn"] == alex.mrn
     sessions = me.get("/api/v1/me/sessions/?when=upcoming").json()
-    assert sessions["count"] > 0 and sessions["results"][0]["status"] == "booked"
+    assert sessions["results"] and sessions["results"][0]["status"] == "booked"  # cursor pages: no count (issue 17)
     me.post("/api/v1/me/devices/", {"token": "fcm-" + "c" * 40, "platform": "ios"}, format="json")
 
     # Forgotten password: the same answer for a real and an unknown login; the code comes by text.

@@ -282,3 +282,13 @@ def test_empty_filters_and_bad_page_sizes_are_400s(api, site_clinician):
 def test_a_device_token_must_be_a_string(as_patient):
     assert as_patient.post(reverse("api:me-devices"), {"token": 12345, "platform": "ios"}).status_code == 400
     assert not PushDevice.objects.exists()
+
+
+def test_devices_page_by_cursor_without_a_count(as_patient):
+    for token in ("fcm-token-one-111111", "fcm-token-two-222222"):
+        assert as_patient.post(reverse("api:me-devices"), {"token": token, "platform": "ios"}).status_code == 201
+    first = as_patient.get(reverse("api:me-devices"), {"page_size": 1}).json()
+    assert "count" not in first and first["next"] and first["previous"] is None
+    second = as_patient.get(first["next"]).json()
+    # Newest first; the two pages hold both devices once.
+    assert [first["results"][0]["token_ending"], second["results"][0]["token_ending"]] == ["222222", "111111"]
