@@ -27,6 +27,7 @@ import time
 from django.conf import settings
 from django.db import connection, transaction
 
+from bench.planning import RAW_BOOKING_REMINDERS_SELECT
 from clinic import clock
 
 ROUNDS = 3
@@ -66,25 +67,7 @@ ON CONFLICT DO NOTHING
 """
 
 # The new bookings' reminders inside the planning horizon, on every channel (as bench/planning.py's raw statement).
-RAW_REMINDERS_SQL = """
-INSERT INTO reminders_reminder (public_id, created_at, updated_at, patient_id, booking_id, checkin_id, kind, channel,
-                                due_at, event_at, send_after, status, status_reason, attempts, last_error,
-                                provider_message_id, idempotency_key)
-SELECT gen_random_uuid(), now(), now(), b.patient_id, b.id, NULL, h.before || 'h', ch.channel,
-       s.starts_at - make_interval(hours => h.before), s.starts_at,
-       GREATEST(s.starts_at - make_interval(hours => h.before), %(now)s), 'pending', '', 0, '', '',
-       'booking:' || b.public_id || ':' || to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MI"Z"')
-       || ':' || h.before || 'h:' || ch.channel
-  FROM scheduling_booking b
-  JOIN scheduling_session s ON s.id = b.session_id
-  JOIN scheduling_sessionseries ss ON ss.id = s.series_id
-  JOIN programs_program p ON p.id = ss.program_id
- CROSS JOIN LATERAL (SELECT DISTINCT unnest(p.session_reminder_hours) AS before) h
- CROSS JOIN unnest(%(channels)s::text[]) AS ch(channel)
- WHERE s.local_date BETWEEN %(from_on)s AND %(until)s AND b.cancelled_at IS NULL AND s.status = 'scheduled'
-   AND s.starts_at > %(now)s AND s.starts_at <= %(horizon)s
-ON CONFLICT DO NOTHING
-"""
+RAW_REMINDERS_SQL = RAW_BOOKING_REMINDERS_SELECT.format(where="WHERE s.local_date BETWEEN %(from_on)s AND %(until)s")
 
 # What each side wrote in the window, by natural keys (ids, UUIDs and stamps differ between the two runs).
 SNAPSHOTS = {

@@ -27,7 +27,8 @@ WINDOW = dt.timedelta(hours=48)
 _COLUMNS = """public_id, created_at, updated_at, patient_id, booking_id, checkin_id, kind, channel, due_at, event_at,
               send_after, status, status_reason, attempts, last_error, provider_message_id, idempotency_key"""
 
-RAW_BOOKINGS_SQL = f"""
+# The bookings chosen by a WHERE of the caller's (bench/generation.py chooses by date, not by id).
+RAW_BOOKING_REMINDERS_SELECT = f"""
 INSERT INTO reminders_reminder ({_COLUMNS})
 SELECT gen_random_uuid(), now(), now(), b.patient_id, b.id, NULL, h.before || 'h', ch.channel,
        s.starts_at - make_interval(hours => h.before), s.starts_at,
@@ -40,10 +41,11 @@ SELECT gen_random_uuid(), now(), now(), b.patient_id, b.id, NULL, h.before || 'h
   JOIN programs_program p ON p.id = ss.program_id
  CROSS JOIN LATERAL (SELECT DISTINCT unnest(p.session_reminder_hours) AS before) h
  CROSS JOIN unnest(%(channels)s::text[]) AS ch(channel)
- WHERE b.id = ANY(%(ids)s) AND b.cancelled_at IS NULL AND s.status = 'scheduled'
+ {{where}} AND b.cancelled_at IS NULL AND s.status = 'scheduled'
    AND s.starts_at > %(now)s AND s.starts_at <= %(horizon)s
 ON CONFLICT DO NOTHING
 """
+RAW_BOOKINGS_SQL = RAW_BOOKING_REMINDERS_SELECT.format(where="WHERE b.id = ANY(%(ids)s)")
 
 RAW_CHECKINS_SQL = f"""
 INSERT INTO reminders_reminder ({_COLUMNS})
