@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
+from clinic.localtime import day
 from programs import services
 from programs.errors import (
     BedUnavailable,
@@ -45,8 +46,7 @@ def test_admission_dates_up_to_the_limit_ahead_are_accepted(patient, bed, clinic
     too_far = limit + D(1)
     with _raises(
         InvalidDate,
-        f"The admission date {too_far:%Y-%m-%d} is more than {settings.CLINIC_MAX_DAYS_AHEAD} days ahead; "
-        "check the date.",
+        f"The admission date {day(too_far)} is more than {settings.CLINIC_MAX_DAYS_AHEAD} days ahead; check the date.",
         "on",
     ):
         services.admit_to_residential(patient=patient, bed=bed, admitted_on=too_far, admitted_by=clinician)
@@ -59,7 +59,7 @@ def test_planned_stay_length_within_the_programs_range(patient, bed, residential
     admit = {"patient": patient, "bed": bed, "admitted_on": today, "admitted_by": clinician}
     with _raises(
         StayLengthOutOfRange,
-        f"The planned discharge ({today:%Y-%m-%d}) must come after the admission ({today:%Y-%m-%d}).",
+        f"The planned discharge ({day(today)}) must come after the admission ({day(today)}).",
         "planned_discharge_on",
     ):
         services.admit_to_residential(**admit, planned_discharge_on=today)
@@ -101,7 +101,7 @@ def test_a_bed_must_be_residential_in_service_and_free(patient, other_patient, b
         services.admit_to_residential(patient=patient, bed=bed, admitted_on=today, admitted_by=clinician)
     Bed.objects.filter(pk=bed.pk).update(status=Bed.Status.AVAILABLE)
     services.admit_to_residential(patient=patient, bed=bed, admitted_on=today + D(1), admitted_by=clinician)
-    with _raises(BedUnavailable, f"Bed {bed.label} is taken on or after {today:%Y-%m-%d}.", "bed"):
+    with _raises(BedUnavailable, f"Bed {bed.label} is taken on or after {day(today)}.", "bed"):
         services.admit_to_residential(patient=other_patient, bed=bed, admitted_on=today, admitted_by=clinician)
 
 
@@ -115,7 +115,7 @@ def test_a_patient_in_care_is_not_admitted_twice(patient, bed, iop, clinician, t
     enrollment = services.enroll_in_iop(patient=patient, program=iop, start_on=today - D(5), enrolled_by=clinician)
     with _raises(
         PlacementOverlap,
-        f"The patient is already in {iop.name} from {today - D(5):%Y-%m-%d}"
+        f"The patient is already in {iop.name} from {day(today - D(5))}"
         "; use a step-down or step-up to change the level of care.",
     ):
         services.admit_to_residential(patient=patient, bed=bed, admitted_on=today, admitted_by=clinician)
@@ -123,7 +123,7 @@ def test_a_patient_in_care_is_not_admitted_twice(patient, bed, iop, clinician, t
     services.discharge(episode=enrollment.episode, on=today, disposition="completed", decided_by=clinician)
     with _raises(
         PlacementOverlap,
-        f"The patient is already in {iop.name} from {today - D(5):%Y-%m-%d} to {today:%Y-%m-%d}"
+        f"The patient is already in {iop.name} from {day(today - D(5))} to {day(today)}"
         "; use a step-down or step-up to change the level of care.",
     ):
         services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(1), admitted_by=clinician)
@@ -166,7 +166,7 @@ def test_a_step_down_is_dated_after_the_stay_began(patient, bed, iop, clinician,
     stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(3), admitted_by=clinician)
     with _raises(
         InvalidDate,
-        f"The step-down must be dated after the current level of care began ({today - D(3):%Y-%m-%d}).",
+        f"The step-down must be dated after the current level of care began ({day(today - D(3))}).",
         "on",
     ):
         services.step_down(stay=stay, to_program=iop, on=today - D(3), reason="Stable", decided_by=clinician)
