@@ -194,6 +194,7 @@ def test_the_minimum_is_judged_in_the_week_asked_for(iop, clinician):
     assert flagged(week_of=dt.date(2027, 3, 2)) == {ongoing, left_this_monday}
     assert {w.enrollment for w in selectors.below_minimum(weeks_back=1)} == {ongoing, left_this_monday}
     assert {w.week_start for w in selectors.below_minimum(weeks_back=1)} == {dt.date(2027, 3, 1)}
+    assert {w.week_start for w in selectors.below_minimum()} == {dt.date(2027, 3, 8)}
 
 
 @pytest.mark.instant("2027-03-10T15:00:00Z")
@@ -279,3 +280,4 @@ def test_absences_of_a_residential_stay_or_a_reversed_step_down_are_not_iop_runs
     assert selectors.consecutive_absences(n=2) == []
     # The residential stay missed its last two groups too: absent, but not from an IOP.
     assert Booking.objects.filter(placement=in_house, attendance=Attendance.ABSENT).count() == 2
+
