@@ -346,10 +346,16 @@ def test_discharge_ends_this_episodes_current_level_of_care_only(
 
 
 def test_discharge_plans_the_reminders_of_every_check_in_once_committed(
-    patient, bed, clinician, today, django_capture_on_commit_callbacks
+    patient, other_patient, bed, other_bed, clinician, today, django_capture_on_commit_callbacks
 ):
     from reminders.models import Reminder
 
+    # An earlier discharge whose reminders are not planned yet (the sweep's work): left to the sweep.
+    earlier = services.admit_to_residential(
+        patient=other_patient, bed=other_bed, admitted_on=today - D(30), admitted_by=clinician
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        services.discharge(episode=earlier.episode, on=today, disposition="completed", decided_by=clinician)
     stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(30), admitted_by=clinician)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         record = services.discharge(episode=stay.episode, on=today, disposition="completed", decided_by=clinician)
@@ -359,3 +365,45 @@ def test_discharge_plans_the_reminders_of_every_check_in_once_committed(
     checkins = list(record.aftercare_plan.checkins.all())
     assert len(checkins) == len(set(bed.program.aftercare_checkin_offsets)) > 0
     assert {r.checkin_id for r in Reminder.objects.all()} == {c.pk for c in checkins}
+
+
+def test_a_bed_reserved_for_the_patient_is_taken_through_the_reservation_only(
+    site_clinician, residential, bed, iop, today
+):
+    from admissions import services as admissions
+    from admissions.models import ReferralSource
+
+    referral = admissions.create_referral(
+        program=residential, source=ReferralSource.HOSPITAL, referred_on=today - D(3), created_by=site_clinician,
+        first_name="Nia", last_name="Okafor", date_of_birth=dt.date(1990, 2, 3),
+    )  # fmt: skip
+    referral = admissions.start_screening(referral=referral, by=site_clinician)
+    referral = admissions.accept_referral(
+        referral=referral, by=site_clinician, reason="Meets criteria", mrn="MRN-REF-1", confirm_new_person=True
+    )
+    patient = referral.patient
+    expires = dt.datetime.combine(today + D(3), dt.time(22), tzinfo=dt.UTC)
+    admissions.reserve(
+        referral=referral, bed=bed, start_on=today + D(1), expires_at=expires, reserved_by=site_clinician
+    )
+    message = (
+        f"Bed {bed.label} is reserved for this patient from {day(today + D(1))}: admit them through the reservation."
+    )
+    with _raises(BedUnavailable, message, "bed"):
+        services.admit_to_residential(patient=patient, bed=bed, admitted_on=today + D(1), admitted_by=site_clinician)
+    enrollment = _enrolled(patient, iop, site_clinician, today - D(2))
+    with _raises(BedUnavailable, message, "bed"):
+        services.step_up(enrollment=enrollment, bed=bed, on=today + D(1), reason="Relapse", decided_by=site_clinician)
+    assert Placement.objects.filter(patient=patient).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_discharge_stands_when_planning_its_reminders_fails(patient, bed, clinician, today, settings):
+    from programs.models import Discharge
+    from reminders.models import Reminder
+
+    stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(30), admitted_by=clinician)
+    settings.REMINDERS_CHANNELS = ["carrier-pigeon"]  # longer than the channel column: the planning INSERT fails
+    record = services.discharge(episode=stay.episode, on=today, disposition="completed", decided_by=clinician)
+    assert Discharge.objects.get() == record and record.aftercare_plan.checkins.exists()
+    assert not Reminder.objects.exists()  # the periodic sweep plans them once the channel is right

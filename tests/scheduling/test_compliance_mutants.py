@@ -280,4 +280,3 @@ def test_absences_of_a_residential_stay_or_a_reversed_step_down_are_not_iop_runs
     assert selectors.consecutive_absences(n=2) == []
     # The residential stay missed its last two groups too: absent, but not from an IOP.
     assert Booking.objects.filter(placement=in_house, attendance=Attendance.ABSENT).count() == 2
-
