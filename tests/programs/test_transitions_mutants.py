@@ -407,3 +407,20 @@ def test_a_discharge_stands_when_planning_its_reminders_fails(patient, bed, clin
     record = services.discharge(episode=stay.episode, on=today, disposition="completed", decided_by=clinician)
     assert Discharge.objects.get() == record and record.aftercare_plan.checkins.exists()
     assert not Reminder.objects.exists()  # the periodic sweep plans them once the channel is right
+
+
+def test_discharge_ends_the_reopened_stay_not_a_cancelled_step_down(patient, bed, iop, clinician, today):
+    stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(9), admitted_by=clinician)
+    step = services.step_down(stay=stay, to_program=iop, on=today - D(4), reason="Stable", decided_by=clinician)
+    services.reverse_transition(transition=step, reason="Recorded in error", reversed_by=clinician)
+    record = services.discharge(episode=stay.episode, on=today, disposition="completed", decided_by=clinician)
+    assert record.ended_placement == stay
+    cancelled = Placement.objects.get(pk=step.to_placement_id)
+    assert cancelled.cancelled_at is not None and cancelled.ended_on is None
+
+
+def test_an_open_episode_whose_last_level_of_care_has_ended_has_nothing_to_discharge(patient, bed, clinician, today):
+    stay = services.admit_to_residential(patient=patient, bed=bed, admitted_on=today - D(9), admitted_by=clinician)
+    Placement.objects.filter(pk=stay.pk).update(ended_on=today - D(2), end_reason="stepped_down")  # a correction
+    with _raises(InvalidTransition, "The episode has no current level of care to discharge from."):
+        services.discharge(episode=stay.episode, on=today, disposition="completed", decided_by=clinician)
