@@ -250,3 +250,62 @@ def test_check_discreet_names_every_word_it_found():
 def test_local_day_is_the_date_in_the_zone_given():
     assert local_day(dt.datetime(2026, 3, 4, 3, 0, tzinfo=dt.UTC), NY) == dt.date(2026, 3, 3)
     assert local_day(dt.datetime(2026, 3, 4, 5, 0, tzinfo=dt.UTC), NY) == dt.date(2026, 3, 4)
+
+
+# --- The edges: no number to call, an unknown label, exactly 160 characters ----------------------
+
+
+def test_without_any_number_to_call_the_sms_has_no_questions_sentence(settings):
+    settings.REMINDERS_DEFAULT_REPLY_PHONE = ""
+    site = _site(phone="", address="")
+    text = render(channel="sms", items=[_appointment(site, TUE_6PM)], patient=_patient()).body
+    assert text == "Appointments: reminder of your appointment on Tue 3 Mar at 18:00. Reply STOP to opt out."
+
+
+def test_a_label_without_a_translation_is_shown_as_given():
+    item = EventDetails(label="visit", day=dt.date(2026, 3, 4), starts_at=None, site=None)
+    assert render(channel="push", items=[item], patient=_patient()).body == "Your visit on Wed 4 Mar."
+
+
+def _name_for_exactly_160(render_with) -> str:
+    """A sender name (no forbidden word) that makes the text exactly 160 characters long."""
+    short = render_with("M")
+    name = "M" * (1 + 160 - len(short))
+    assert len(render_with(name)) == 160 and len(name) <= 40
+    return name
+
+
+@pytest.mark.parametrize("with_place", [True, False], ids=["with-place", "without-place"])
+def test_an_sms_of_exactly_160_characters_is_sent_whole(with_place):
+    site = _site(address="12 Mill Road" if with_place else "")
+    phone = "+14155550100" if with_place else "+1 (415) 555-0100 ext. 123456789"  # a longer text without a place
+    profile = _profile(site, display_name="M", reply_phone=phone)
+
+    def render_with(name):
+        SiteMessagingProfile.objects.filter(pk=profile.pk).update(display_name=name)
+        fresh = Site.objects.get(pk=site.pk)
+        return render(channel="sms", items=[_appointment(fresh, TUE_6PM)], patient=_patient()).body
+
+    text = render_with(_name_for_exactly_160(render_with))
+    assert text.endswith(
+        (" at 12 Mill Road." if with_place else " at 18:00.") + f" Questions: call {phone}. Reply STOP to opt out."
+    )
+
+
+def test_a_merged_sms_of_exactly_160_characters_lists_every_item():
+    site = _site()
+    profile = _profile(site, display_name="M")
+    items_at = [TUE_6PM, WED_730PM]
+
+    def render_with(name):
+        SiteMessagingProfile.objects.filter(pk=profile.pk).update(display_name=name)
+        fresh = Site.objects.get(pk=site.pk)
+        return render(channel="sms", items=[_appointment(fresh, t) for t in items_at], patient=_patient()).body
+
+    text = render_with(_name_for_exactly_160(render_with))
+    assert "Tue 3 Mar: appointment 18:00; Wed 4 Mar: appointment 19:30." in text and "more" not in text
+
+
+def test_a_blank_value_is_never_refused_whatever_the_sites_name():
+    check_discreet(None, extra=["x"])
+    check_discreet("", extra=["x"])
