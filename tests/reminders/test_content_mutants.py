@@ -309,3 +309,13 @@ def test_a_merged_sms_of_exactly_160_characters_lists_every_item():
 def test_a_blank_value_is_never_refused_whatever_the_sites_name():
     check_discreet(None, extra=["x"])
     check_discreet("", extra=["x"])
+
+
+def test_a_sender_name_or_number_that_names_the_site_itself_is_dropped():
+    site = _site(name="Harbor House", address="2 Pier St")
+    # Saved around the form's check: the site's own name (it may say what the site is) never goes out.
+    SiteMessagingProfile.objects.bulk_create(
+        [SiteMessagingProfile(site=site, display_name="Harbor House", reply_phone="Harbor House desk")]
+    )
+    site = Site.objects.get(pk=site.pk)
+    assert sender_for(site) == Sender(name="Appointments", place="2 Pier St", phone="+14155550199")
