@@ -319,3 +319,20 @@ def test_a_sender_name_or_number_that_names_the_site_itself_is_dropped():
     )
     site = Site.objects.get(pk=site.pk)
     assert sender_for(site) == Sender(name="Appointments", place="2 Pier St", phone="+14155550199")
+
+
+def test_days_are_the_patients_local_days_in_every_channel():
+    site = _site()
+    _profile(site)
+    late_tuesday = dt.datetime(2026, 3, 4, 4, 30, tzinfo=dt.UTC)  # 23:30 on Tuesday 3 March in New York
+    push = render(channel="push", items=[_appointment(site, WED_730PM)], patient=_patient())
+    assert (push.channel, push.body) == ("push", "Your appointment on Wed 4 Mar at 19:30.")
+    email = render(channel="email", items=[_checkin(site, dt.date(2026, 3, 4)), _appointment(site, late_tuesday)],
+                   patient=_patient())  # fmt: skip
+    assert email.subject == "Reminder from Mill Road Health: Tue 3 Mar"
+    assert "- your appointment on Tue 3 Mar at 23:30 at 12 Mill Road\n- your check-in on Wed 4 Mar\n" in email.body
+    sms = render(channel="sms", items=[_appointment(site, TUE_6PM)], patient=_patient())
+    secret = render(
+        channel="push", items=[_appointment(site, TUE_6PM)], patient=_patient(confidential_communication=True)
+    )
+    assert (sms.channel, secret.channel) == ("sms", "push")
