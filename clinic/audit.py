@@ -58,10 +58,6 @@ def client_ip(request) -> str | None:
     return http.META.get("REMOTE_ADDR") or None
 
 
-def request_id_of(request) -> str:
-    return getattr(_http_request(request), "request_id", "") if request is not None else ""
-
-
 def _patient_ids(patients: Iterable) -> list[int | None]:
     ids = {getattr(p, "pk", p) for p in patients}
     ids.discard(None)

@@ -8,7 +8,6 @@ PostgreSQL's constraints as the last word for races it cannot see.
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -454,10 +453,15 @@ def _start_aftercare(*, discharge: Discharge, program: Program) -> AftercarePlan
         AftercareCheckIn(plan=plan, offset_days=days, due_on=discharge.effective_on + dt.timedelta(days=days))
         for days in sorted(set(program.aftercare_checkin_offsets))
     )
+    ids = [c.pk for c in checkins]
+
+    def plan_checkin_reminders() -> None:
+        reminder_services.plan_for(target="checkin", ids=ids)
+
     # Reminders: planned once the discharge is committed; if this fails, the periodic sweep plans them.
-    transaction.on_commit(
-        partial(reminder_services.plan_for, target="checkin", ids=[c.pk for c in checkins]), robust=True
-    )
+    # A named function, not a partial: Django's robust on_commit logs a failure by the callable's
+    # __qualname__, which a partial lacks (the AttributeError then escaped the committed discharge).
+    transaction.on_commit(plan_checkin_reminders, robust=True)
     return plan
 
 

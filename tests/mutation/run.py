@@ -86,7 +86,7 @@ def prepare(targets: list[Target], key: str) -> Path:
     settings = {
         "source_paths": [*APPS, "manage.py"],
         "only_mutate": [target.module for target in targets],
-        "also_copy": ["locale"],
+        "also_copy": ["locale", "docs"],  # docs: a content test reads the domain guide's word list
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "--reuse-db", "-q", "--timeout", "60"],
         "pytest_add_cli_args_test_selection": tests,
         "use_git_change_detection": False,

@@ -67,7 +67,7 @@ TARGETS: list[Target] = [
             "iop_consecutive_absences",
         ],
     ),
-    Target("clinic/audit.py", ["tests/clinic/test_audit.py", "tests/clinic/test_audit_mutants.py"]),
+    Target("clinic/audit.py", ["tests/clinic/test_audit.py", "tests/clinic/test_audit_mutants.py"], in_sample=True),
     # The transitions: admit, step down, discharge (and the checks they share).
     Target(
         "programs/services.py",

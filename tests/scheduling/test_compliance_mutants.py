@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from clinic import clock
 from programs import services as journey
 from scheduling import selectors, services
-from scheduling.models import Session
+from scheduling.models import Attendance, Booking, Session
 from tests.factories import PatientFactory, ProgramFactory
 from tests.scheduling.conftest import make_series, monday_weeks_ago
 
@@ -152,3 +153,130 @@ def test_the_flags_of_one_program_leave_the_others_out(iop, site, clinician, wee
     assert [w.enrollment.program for w in selectors.below_minimum(week_of=week)] == [other_program]
     assert list(selectors.iop_below_minimum(basis="scheduled", week_of=week, programs=[iop])) == []
     assert selectors.above_maximum(week_of=week, programs=[other_program]) == []
+
+
+# --- The default week, weeks back, the maximum, and absence runs (second mutation pass) -----------
+
+
+def _group(program, clinician, starts_on, rule="FREQ=WEEKLY;BYDAY=MO,WE,TH"):
+    series = make_series(program, clinician, starts_on=starts_on, rule=rule)
+    services.generate_sessions(series_ids=[series.pk], from_on=starts_on)
+    return series
+
+
+@pytest.mark.instant("2027-03-08T03:00:00Z")  # Monday in London, still Sunday evening in New York
+def test_by_default_each_program_is_judged_in_its_own_current_week(iop, site, clinician):
+    london = ProgramFactory(site=site, iop=True, name="London IOP", time_zone="Europe/London")
+    for program in (iop, london):
+        _group(program, clinician, dt.date(2027, 2, 15))
+    new_york = _enroll(iop, clinician, dt.date(2027, 2, 15), name="New York")
+    uk = _enroll(london, clinician, dt.date(2027, 2, 15), name="London")
+    nine = Decimal("9.00")
+
+    current = {w.enrollment: (w.week_start, w.scheduled_hours) for w in selectors.weekly_hours()}
+    assert current == {new_york: (dt.date(2027, 3, 1), nine), uk: (dt.date(2027, 3, 8), nine)}
+    last = {w.enrollment: (w.week_start, w.scheduled_hours) for w in selectors.weekly_hours(weeks_back=1)}
+    assert last == {new_york: (dt.date(2027, 2, 22), nine), uk: (dt.date(2027, 3, 1), nine)}
+
+
+@pytest.mark.instant("2027-03-10T15:00:00Z")  # a Wednesday; the current week began on Monday 8 March
+def test_the_minimum_is_judged_in_the_week_asked_for(iop, clinician):
+    # No group at all: every full week in force is under the minimum.
+    ongoing = _enroll(iop, clinician, dt.date(2027, 2, 15), name="Ongoing")
+    from_this_monday = _enroll(iop, clinician, dt.date(2027, 3, 8), name="This week")
+    left_this_monday = _enroll(iop, clinician, dt.date(2027, 2, 15), name="Left", ended_on=dt.date(2027, 3, 8))
+
+    def flagged(**kwargs):
+        return set(selectors.iop_below_minimum(basis="scheduled", programs=[iop], **kwargs))
+
+    assert flagged() == {ongoing, from_this_monday}
+    assert flagged(weeks_back=1) == {ongoing, left_this_monday}
+    assert flagged(week_of=dt.date(2027, 3, 2)) == {ongoing, left_this_monday}
+    assert {w.enrollment for w in selectors.below_minimum(weeks_back=1)} == {ongoing, left_this_monday}
+    assert {w.week_start for w in selectors.below_minimum(weeks_back=1)} == {dt.date(2027, 3, 1)}
+    assert {w.week_start for w in selectors.below_minimum()} == {dt.date(2027, 3, 8)}
+
+
+@pytest.mark.instant("2027-03-10T15:00:00Z")
+def test_above_the_maximum_in_the_week_and_programs_asked_for(site, clinician):
+    band = {"iop_min_weekly_hours_adult": Decimal("3"), "iop_min_weekly_hours_adolescent": Decimal("3"),
+            "iop_max_weekly_hours": Decimal("9")}  # fmt: skip
+    first = ProgramFactory(site=site, iop=True, name="First IOP", **band)
+    second = ProgramFactory(site=site, iop=True, name="Second IOP", **band)
+    for program in (first, second):
+        _group(program, clinician, dt.date(2027, 2, 15), rule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH")  # 12 hours a week
+    left = _enroll(first, clinician, dt.date(2027, 2, 15), name="Left", ended_on=dt.date(2027, 3, 8))
+    _enroll(second, clinician, dt.date(2027, 2, 15), name="Stays")
+
+    over = selectors.above_maximum(week_of=dt.date(2027, 3, 1), programs=[first])
+    assert [(w.enrollment, w.scheduled_hours) for w in over] == [(left, Decimal("12.00"))]
+    assert selectors.above_maximum(programs=[first]) == []  # this week the enrollment has ended
+
+
+def test_absence_runs_name_the_missed_sessions_latest_first(
+    iop, site, clinician, running_group, django_assert_num_queries
+):
+    start = running_group.starts_on
+    twice, once, discharged = (_enroll(iop, clinician, start, name=n) for n in ("Twice", "Once", "Discharged"))
+    latest, before = Session.objects.filter(series=running_group, ends_at__lt=services.timezone.now()).order_by(
+        "-starts_at"
+    )[:2]
+    services.record_attendance(
+        session=before,
+        marks=[services.Mark(e.patient_id, Attendance.ABSENT) for e in (twice, once, discharged)],
+        recorded_by=clinician,
+    )
+    services.record_attendance(
+        session=latest,
+        marks=[
+            services.Mark(twice.patient_id, Attendance.ABSENT),
+            services.Mark(once.patient_id, Attendance.EXCUSED),
+            services.Mark(discharged.patient_id, Attendance.ABSENT),
+        ],
+        recorded_by=clinician,
+    )
+    journey.discharge(episode=discharged.episode, on=clock.today(), disposition="completed", decided_by=clinician)
+
+    with django_assert_num_queries(2):
+        runs = selectors.consecutive_absences()
+        names = [(r.enrollment.patient.legal_last_name, r.enrollment.program.site.name) for r in runs]
+    assert names == [("Twice", site.name)]
+    [run] = runs
+    assert (run.enrollment, run.absences, run.last_absent_at) == (twice, 2, latest.starts_at)
+    assert run.absent_at == (latest.starts_at, before.starts_at)
+    # With n=1, the latest counted absence orders the runs: the excused session is skipped.
+    assert [(r.enrollment, r.last_absent_at) for r in selectors.consecutive_absences(n=1)] == [
+        (twice, latest.starts_at),
+        (once, before.starts_at),
+    ]
+    other = ProgramFactory(site=site, iop=True, name="Morning IOP")
+    assert selectors.consecutive_absences(programs=[other]) == []
+    assert [r.enrollment for r in selectors.consecutive_absences(programs=[iop])] == [twice]
+    assert set(selectors.iop_consecutive_absences(programs=[iop])) == {twice}
+    assert set(selectors.iop_consecutive_absences(n=1, programs=[iop])) == {twice, once}
+    assert list(selectors.iop_consecutive_absences(programs=[other])) == []
+
+
+def test_absences_of_a_residential_stay_or_a_reversed_step_down_are_not_iop_runs(
+    iop, residential, bed, other_bed, clinician, today, running_group
+):
+    start = running_group.starts_on
+    house_group = _group(residential, clinician, start)
+    in_house = journey.admit_to_residential(patient=PatientFactory(), bed=bed, admitted_on=start, admitted_by=clinician)
+    stay = journey.admit_to_residential(
+        patient=PatientFactory(), bed=other_bed, admitted_on=start, admitted_by=clinician
+    )
+    step = journey.step_down(stay=stay, to_program=iop, on=today - D(10), reason="Stable", decided_by=clinician)
+    services.generate_sessions(from_on=start)
+    for series in (running_group, house_group):
+        for session in Session.objects.filter(series=series, ends_at__lt=services.timezone.now()).order_by(
+            "-starts_at"
+        )[:2]:
+            patients = [b.patient_id for b in session.bookings.filter(cancelled_at=None)]
+            marks = [services.Mark(pid, Attendance.ABSENT) for pid in patients]
+            services.record_attendance(session=session, marks=marks, recorded_by=clinician)
+    assert {r.enrollment for r in selectors.consecutive_absences(n=2)} == {step.to_placement}
+    journey.reverse_transition(transition=step, reason="Recorded in error", reversed_by=clinician)
+    assert selectors.consecutive_absences(n=2) == []
+    # The residential stay missed its last two groups too: absent, but not from an IOP.
+    assert Booking.objects.filter(placement=in_house, attendance=Attendance.ABSENT).count() == 2
