@@ -187,3 +187,27 @@ def test_front_desk_sees_the_lists_without_clinical_actions(page, shift):
     _open_figure(page, "consecutive-absences")
     expect(page.locator('tr[data-patient="E2E-ADA"]')).to_be_visible()
     expect(page.locator("#worklist a.button")).to_have_count(0)
+
+
+def test_resolve_from_the_follow_ups_worklist(page, screenshot, shift):
+    FollowUpItem.objects.create(
+        program=shift["iop"], patient=shift["former"].patient, kind="help_requested", urgency="urgent",
+        details="Asked for a call back about a sponsor; a long reason that must wrap on a phone screen",
+    )  # fmt: skip
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "open-follow-up-items")
+
+    row = page.locator('tr[data-patient="E2E-AFTER"]')
+    expect(row).to_contain_text("Patient asked for help")
+    expect(row).to_contain_text("Urgent")
+    expect(page.locator('tr[data-patient="E2E-ADA"]')).to_contain_text("Missed sessions")
+    _overflow(page, screenshot, "worklist-follow-ups")
+
+    row.locator("text=Resolve").click()
+    page.fill("#id_note", "Called back; sponsor found")
+    page.click("input[type=submit][value=Resolve]")
+
+    expect(page.locator(".messagelist")).to_contain_text("Resolved the follow-up for Jo Former")
+    expect(page.locator("h1")).to_have_text("Open follow-up items")
+    expect(page.locator('tr[data-patient="E2E-AFTER"]')).to_have_count(0)
+    assert FollowUpItem.objects.get(patient=shift["former"].patient).status == "resolved"
