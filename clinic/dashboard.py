@@ -165,9 +165,10 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
     below_attended = schedule.iop_below_minimum(basis="attended", weeks_back=1, programs=programs).count()
     absences = schedule.iop_consecutive_absences(programs=programs).count()
     figures = [
-        Figure("Today's sessions", len(sessions), _changelist("scheduling", "session", worklist="today"),
+        Figure("Today's sessions", len(sessions), reverse("admin:scheduling_worklist_sessions", args=["today"]),
                "", "at your sites"),
-        Figure("Sessions awaiting attendance", awaiting, _changelist("scheduling", "session", worklist="awaiting"),
+        Figure("Sessions awaiting attendance", awaiting,
+               reverse("admin:scheduling_worklist_sessions", args=["awaiting"]),
                "warn" if awaiting else "", f"started in the last {schedule.AWAITING_ATTENDANCE_DAYS} days"),
         Figure("IOP below weekly minimum, scheduled this week", below_planned,
                reverse("admin:programs_worklist_below_minimum", args=["scheduled"]),

@@ -211,3 +211,18 @@ def test_resolve_from_the_follow_ups_worklist(page, screenshot, shift):
     expect(page.locator("h1")).to_have_text("Open follow-up items")
     expect(page.locator('tr[data-patient="E2E-AFTER"]')).to_have_count(0)
     assert FollowUpItem.objects.get(patient=shift["former"].patient).status == "resolved"
+
+
+def test_take_attendance_from_the_sessions_worklist(page, screenshot, shift):
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "sessions-awaiting-attendance")
+
+    rows = page.locator("#worklist tbody tr")
+    expect(rows.first).to_contain_text("Evening process group")
+    expect(rows.first).to_contain_text("Dana")  # the facilitator by name, not the username
+    _overflow(page, screenshot, "worklist-sessions")
+
+    session_id = rows.first.get_attribute("data-row")
+    rows.first.locator("text=Take attendance").click()
+    page.wait_for_url(f"**/scheduling/session/{session_id}/attendance/")
+    expect(page.locator(f'tr[data-patient="{shift["ada"].mrn}"]')).to_be_visible()
