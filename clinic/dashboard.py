@@ -80,10 +80,8 @@ def build(*, user, today: dt.date) -> Dashboard:
     due = worklist_selectors.checkins_due(sites=sites).count()
     missed = worklist_selectors.checkins_missed(sites=sites).count()
     board.figures += [
-        Figure(
-            "Admissions this week", admissions, _changelist("programs", "residentialstay", worklist="admitted_week")
-        ),
-        Figure("Discharges this week", discharges, _changelist("programs", "discharge", worklist="week")),
+        Figure("Admissions this week", admissions, reverse("admin:programs_worklist_admissions")),
+        Figure("Discharges this week", discharges, reverse("admin:programs_worklist_discharges")),
         Figure(
             "Stays nearing planned discharge or program maximum",
             approaching,

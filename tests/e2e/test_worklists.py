@@ -226,3 +226,28 @@ def test_take_attendance_from_the_sessions_worklist(page, screenshot, shift):
     rows.first.locator("text=Take attendance").click()
     page.wait_for_url(f"**/scheduling/session/{session_id}/attendance/")
     expect(page.locator(f'tr[data-patient="{shift["ada"].mrn}"]')).to_be_visible()
+
+
+def test_admissions_and_discharges_of_the_week_open_the_chart(page, screenshot, shift):
+    site = shift["iop"].site
+    newcomer = PatientFactory(mrn="E2E-NEW", legal_first_name="Nia", legal_last_name="Newcomer", registered_site=site)
+    clinician = staff_member(role=Role.CLINICIAN, sites=[site], username="ravi.clinician")
+    journey.admit_to_residential(
+        patient=newcomer, bed=BedFactory(program=shift["long_stay"].program), admitted_on=shift["today"],
+        admitted_by=clinician,
+    )  # fmt: skip
+    journey.discharge(
+        episode=shift["leaving"].episode, on=shift["today"], disposition="completed", decided_by=clinician
+    )
+    _log_in(page, "dana.clinician")
+
+    _open_figure(page, "discharges-this-week")
+    expect(page.locator('tr[data-patient="E2E-SOON"]')).to_contain_text("Completed treatment")
+    _overflow(page, screenshot, "worklist-discharges")
+    _open_figure(page, "admissions-this-week")
+    row = page.locator('tr[data-patient="E2E-NEW"]')
+    expect(row).to_contain_text("Day 1")
+    _overflow(page, screenshot, "worklist-admissions")
+
+    row.locator("text=Open chart").click()
+    page.wait_for_url(f"**/patients/patient/{newcomer.pk}/change/")
