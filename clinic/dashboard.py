@@ -80,10 +80,8 @@ def build(*, user, today: dt.date) -> Dashboard:
     due = worklist_selectors.checkins_due(sites=sites).count()
     missed = worklist_selectors.checkins_missed(sites=sites).count()
     board.figures += [
-        Figure(
-            "Admissions this week", admissions, _changelist("programs", "residentialstay", worklist="admitted_week")
-        ),
-        Figure("Discharges this week", discharges, _changelist("programs", "discharge", worklist="week")),
+        Figure("Admissions this week", admissions, reverse("admin:programs_worklist_admissions")),
+        Figure("Discharges this week", discharges, reverse("admin:programs_worklist_discharges")),
         Figure(
             "Stays nearing planned discharge or program maximum",
             approaching,
@@ -165,9 +163,10 @@ def _schedule(*, sites: list[Site], today: dt.date) -> tuple[list[Figure], list]
     below_attended = schedule.iop_below_minimum(basis="attended", weeks_back=1, programs=programs).count()
     absences = schedule.iop_consecutive_absences(programs=programs).count()
     figures = [
-        Figure("Today's sessions", len(sessions), _changelist("scheduling", "session", worklist="today"),
+        Figure("Today's sessions", len(sessions), reverse("admin:scheduling_worklist_sessions", args=["today"]),
                "", "at your sites"),
-        Figure("Sessions awaiting attendance", awaiting, _changelist("scheduling", "session", worklist="awaiting"),
+        Figure("Sessions awaiting attendance", awaiting,
+               reverse("admin:scheduling_worklist_sessions", args=["awaiting"]),
                "warn" if awaiting else "", f"started in the last {schedule.AWAITING_ATTENDANCE_DAYS} days"),
         Figure("IOP below weekly minimum, scheduled this week", below_planned,
                reverse("admin:programs_worklist_below_minimum", args=["scheduled"]),

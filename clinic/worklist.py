@@ -42,7 +42,7 @@ class Action:
 
 @dataclass
 class Row:
-    patient: object  # patients.models.Patient (select_related by the caller)
+    patient: object | None  # patients.models.Patient (select_related by the caller); None on a list of sessions
     program: object  # programs.models.Program, with its site
     cells: list[str]
     flags: list[Flag] = field(default_factory=list)
@@ -63,6 +63,7 @@ class Worklist:
     rows: list[Row]
     empty: str = "Nothing on this list right now."
     tabs: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, url, current)
+    per_patient: bool = True  # False: a row is not a patient (a session); no Patient column, no patient audited
 
     @property
     def counted(self) -> int:
@@ -84,7 +85,7 @@ def render(
         request,
         action=AuditAction.VIEW,
         category=category,
-        patients=sorted({row.patient.pk for row in worklist.rows}),
+        patients=sorted({row.patient.pk for row in worklist.rows if row.patient is not None}),
         detail=f"worklist {worklist.slug}",
     )
     context = {

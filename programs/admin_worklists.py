@@ -8,6 +8,8 @@ views behind them check the same permissions.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,7 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from clinic import access, audit
+from clinic import access, audit, clock
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from clinic.worklist import Action, Flag, Row, Worklist, day, days, render
@@ -27,6 +29,8 @@ from programs.models import AftercareCheckIn
 VIEW_STAYS = "programs.view_residentialstay"
 VIEW_CHECKINS = "programs.view_aftercarecheckin"
 RECORD_CONTACT = "programs.change_aftercarecheckin"
+VIEW_DISCHARGES = "programs.view_discharge"
+VIEW_PATIENTS = "patients.view_patient"
 
 
 def _workflow_actions(row: selectors.StayRow, user, back: str, slugs: list[tuple[str, str]]) -> list[Action]:
@@ -158,6 +162,89 @@ def checkins_worklist(request: HttpRequest, which: str) -> Worklist:
     )
 
 
+# --- Admissions and discharges this week (each row opens the patient's chart) -------------------
+
+
+def this_week() -> tuple[dt.date, dt.date]:
+    """Monday to Sunday around today, as the dashboard's figures count them."""
+    today = clock.today()
+    start = today - dt.timedelta(days=today.weekday())
+    return start, start + dt.timedelta(days=7)
+
+
+def _chart_action(request: HttpRequest, patient) -> list[Action]:
+    if not request.user.has_perm(VIEW_PATIENTS):
+        return []
+    return [Action("Open chart", reverse("admin:patients_patient_change", args=[patient.pk]))]
+
+
+def admissions_worklist(request: HttpRequest) -> Worklist:
+    start, end = this_week()
+    rows = []
+    for stay in selectors.admission_rows(start=start, end=end, sites=access.visible_sites(request.user)):
+        if stay.start_on > stay.local_on:
+            length = "not yet admitted"
+        elif stay.ended_on and stay.ended_on <= stay.local_on:
+            length = days((stay.ended_on - stay.start_on).days) + " (discharged)"
+        else:
+            length = f"Day {(stay.local_on - stay.start_on).days + 1}"
+        rows.append(
+            Row(
+                patient=stay.patient,
+                program=stay.program,
+                cells=[stay.bed.label if stay.bed else "—", day(stay.start_on), length],
+                actions=_chart_action(request, stay.patient),
+                key=str(stay.public_id),
+            )
+        )
+    return Worklist(
+        slug="admissions-week",
+        title="Admissions this week",
+        intro=f"Residential admissions from {day(start)} to {day(end - dt.timedelta(days=1))}.",
+        columns=["Bed", "Admitted", "Length of stay"],
+        rows=rows,
+        empty="No residential admission this week.",
+        tabs=_week_tabs("admissions"),
+    )
+
+
+def discharges_worklist(request: HttpRequest) -> Worklist:
+    start, end = this_week()
+    rows = []
+    for discharge in selectors.discharge_rows(start=start, end=end, sites=access.visible_sites(request.user)):
+        placement = discharge.ended_placement
+        rows.append(
+            Row(
+                patient=placement.patient,
+                program=placement.program,
+                cells=[
+                    placement.bed.label if placement.bed else "—",
+                    day(discharge.effective_on),
+                    days((discharge.effective_on - placement.start_on).days),
+                    discharge.get_disposition_display(),
+                ],
+                actions=_chart_action(request, placement.patient),
+                key=str(discharge.pk),
+            )
+        )
+    return Worklist(
+        slug="discharges-week",
+        title="Discharges this week",
+        intro=f"Discharges from {day(start)} to {day(end - dt.timedelta(days=1))}, residential and IOP.",
+        columns=["Bed", "Discharged", "Length of stay", "Discharge type"],
+        rows=rows,
+        empty="No discharge this week.",
+        tabs=_week_tabs("discharges"),
+    )
+
+
+def _week_tabs(current: str) -> list[tuple[str, str, bool]]:
+    return [
+        ("Admissions this week", reverse("admin:programs_worklist_admissions"), current == "admissions"),
+        ("Discharges this week", reverse("admin:programs_worklist_discharges"), current == "discharges"),
+    ]
+
+
 def _list_view(model_admin: admin.ModelAdmin, permission: str, build):
     def view(request: HttpRequest, **kwargs) -> HttpResponse:
         if not request.user.has_perm(permission):
@@ -244,6 +331,16 @@ def stay_worklist_urls(model_admin: admin.ModelAdmin) -> list:
             "worklist/nearing-discharge/",
             _list_view(model_admin, VIEW_STAYS, nearing_discharge_worklist),
             name="programs_worklist_nearing_discharge",
+        ),
+        path(
+            "worklist/admissions-week/",
+            _list_view(model_admin, VIEW_STAYS, admissions_worklist),
+            name="programs_worklist_admissions",
+        ),
+        path(
+            "worklist/discharges-week/",
+            _list_view(model_admin, VIEW_DISCHARGES, discharges_worklist),
+            name="programs_worklist_discharges",
         ),
     ]
 

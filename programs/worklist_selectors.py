@@ -14,7 +14,8 @@ from django.db.models import DateField, DateTimeField, ExpressionWrapper, F, Fun
 from django.db.models.functions import Cast
 
 from clinic import clock
-from programs.models import AftercareCheckIn, Placement, PlacementKind
+from programs import selectors
+from programs.models import AftercareCheckIn, Discharge, Placement, PlacementKind
 from programs.selectors import APPROACHING_DAYS, CHECKIN_GRACE_DAYS
 
 
@@ -142,3 +143,24 @@ class CheckInRow:
 def checkin_rows(queryset: QuerySet[AftercareCheckIn]) -> list[CheckInRow]:
     checkins = queryset.select_related("plan__patient", "plan__program__site").order_by("due_on", "id")
     return [CheckInRow(checkin=checkin, on=checkin.local_on) for checkin in checkins]
+
+
+# --- admissions and discharges of the week ---------------------------------------------------------
+
+
+def admission_rows(*, start: dt.date, end: dt.date, sites=None, now: dt.datetime | None = None) -> list[Placement]:
+    """The residential admissions the dashboard counts (``admissions_between``), with each program's local today."""
+    stays = (
+        selectors.admissions_between(start=start, end=end, sites=sites)
+        .filter(kind=PlacementKind.RESIDENTIAL)
+        .annotate(local_on=local_date("program__time_zone", now or clock.now()))
+    )
+    return list(stays.select_related("patient", "program__site", "bed").order_by("start_on", "id"))
+
+
+def discharge_rows(*, start: dt.date, end: dt.date, sites=None) -> list[Discharge]:
+    """The discharges the dashboard counts (``discharges_between``), with the stay or enrollment they ended."""
+    discharges = selectors.discharges_between(start=start, end=end, sites=sites).select_related(
+        "ended_placement__patient", "ended_placement__program__site", "ended_placement__bed"
+    )
+    return list(discharges.order_by("effective_on", "id"))

@@ -33,7 +33,7 @@ def figures(*, user, sites, today: dt.date) -> list[Figure]:
             Figure(
                 "Open follow-up items",
                 count,
-                _changelist("followupitem", worklist="open"),
+                reverse("admin:reminders_worklist_follow_ups"),
                 "warn" if count else "",
                 f"{urgent} urgent" if urgent else "missed sessions, requests for help",
             )

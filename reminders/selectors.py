@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 
 from clinic import clock
 from patients.models import Patient
@@ -80,3 +80,9 @@ def reminders_failed(*, now: dt.datetime, sites=None) -> QuerySet[Reminder]:
 def follow_ups_open(*, sites=None) -> QuerySet[FollowUpItem]:
     items = FollowUpItem.objects.filter(status=FollowUpItem.Status.OPEN)
     return items if sites is None else items.filter(program__site__in=sites)
+
+
+def follow_up_rows(queryset: QuerySet[FollowUpItem]) -> list[FollowUpItem]:
+    """The rows of the follow-ups worklist in one query: urgent first, then the oldest."""
+    urgent_first = Case(When(urgency=FollowUpItem.Urgency.URGENT, then=0), default=1)
+    return list(queryset.select_related("patient", "program__site").order_by(urgent_first, "created_at", "id"))

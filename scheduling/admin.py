@@ -10,6 +10,7 @@ from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from programs.admin import WorklistFilter
 from scheduling import admin_views, selectors, services
+from scheduling.admin_session_worklists import session_worklist_urls
 from scheduling.models import AttendanceRecord, Booking, CalendarFeed, Closure, Session, SessionSeries
 
 
@@ -200,7 +201,7 @@ class SessionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
         return [*columns, "attendance_link"] if request.user.has_perm(admin_views.TAKE_ATTENDANCE) else columns
 
     def get_urls(self):
-        return [*admin_views.session_urls(self), *super().get_urls()]
+        return [*session_worklist_urls(self), *admin_views.session_urls(self), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = dict(extra_context or {})

@@ -23,12 +23,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.formats import time_format
 
-from clinic import access, audit, clock
+from clinic import access, audit, clock, localtime
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, day, render
+from clinic.worklist import Action, Flag, Row, Worklist, day, days, render
 from programs.admin_workflows import _next_url
 from programs.models import Placement, PlacementKind
+from reminders import selectors as follow_up_selectors
 from reminders import services as follow_ups
 from reminders.models import FollowUpItem
 from scheduling import selectors, services
@@ -286,6 +287,60 @@ def missed_sessions_worklist(request: HttpRequest) -> Worklist:
     )
 
 
+# --- Open follow-up items (missed sessions and requests for help) ---------------------------------
+
+
+def follow_ups_worklist(request: HttpRequest) -> Worklist:
+    """Every open follow-up at the user's sites, urgent first, with [Resolve] for clinical roles."""
+    back = reverse("admin:reminders_worklist_follow_ups")
+    may_resolve = request.user.has_perm(RESOLVE)
+    now = clock.now()
+    rows = []
+    for item in follow_up_selectors.follow_up_rows(follow_up_selectors.follow_ups_open(
+        sites=access.visible_sites(request.user)
+    )):  # fmt: skip
+        zone = item.program.time_zone
+        opened = (clock_date(now, zone) - clock_date(item.created_at, zone)).days
+        rows.append(
+            Row(
+                patient=item.patient,
+                program=item.program,
+                cells=[
+                    item.get_kind_display(),
+                    localtime.when(item.created_at, zone),
+                    item.details or "—",
+                    days(opened),
+                ],
+                flags=[Flag("Urgent")] if item.urgency == FollowUpItem.Urgency.URGENT else [],
+                actions=[
+                    Action(
+                        "Resolve", reverse("admin:reminders_followup_resolve", args=[item.public_id]) + f"?next={back}"
+                    )
+                ]
+                if may_resolve
+                else [],
+                key=str(item.public_id),
+            )
+        )
+    return Worklist(
+        slug="follow-ups",
+        title="Open follow-up items",
+        intro="Missed sessions and patients who asked for help, urgent first then the oldest: call, then resolve.",
+        columns=["Kind", "Opened", "Reason", "Days open"],
+        rows=rows,
+        empty="No open follow-up at your sites.",
+    )
+
+
+def follow_ups_list_view(model_admin: admin.ModelAdmin):
+    def view(request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(VIEW_FOLLOW_UPS):
+            raise PermissionDenied
+        return render(request, model_admin, follow_ups_worklist(request))
+
+    return model_admin.admin_site.admin_view(view)
+
+
 def clock_date(moment: dt.datetime, zone: str) -> dt.date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
@@ -367,4 +422,7 @@ def enrollment_worklist_urls(model_admin: admin.ModelAdmin) -> list:
 
 
 def follow_up_urls(model_admin: admin.ModelAdmin) -> list:
-    return [path("<uuid:item_id>/resolve/", resolve_view(model_admin), name="reminders_followup_resolve")]
+    return [
+        path("worklist/", follow_ups_list_view(model_admin), name="reminders_worklist_follow_ups"),
+        path("<uuid:item_id>/resolve/", resolve_view(model_admin), name="reminders_followup_resolve"),
+    ]

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import DateField, DateTimeField, Exists, F, Func, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models import Count, DateField, DateTimeField, Exists, F, Func, OuterRef, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import Cast, RowNumber
 
 from clinic import clock
 from patients.models import Patient
 from programs.models import Placement, PlacementKind, Program
-from scheduling.models import Attendance, Booking, CalendarFeed, Session, SessionStatus
+from scheduling.models import PARTIAL_ATTENDANCE, Attendance, Booking, CalendarFeed, Session, SessionStatus
 from scheduling.services import hash_token, local_today
 
 MINUTES_PER_HOUR = Decimal(60)
@@ -414,4 +414,17 @@ def my_session_rows(bookings: QuerySet[Booking]) -> QuerySet:
         "session__series__program__site__name",
         "session__series__program__site__address",
         "session__series__program__site__phone",
+    )
+
+
+def session_rows(queryset: QuerySet[Session]) -> list[Session]:
+    """The sessions worklist's rows in one query, in the queryset's order: booked, attended and unrecorded counts."""
+    active = Q(bookings__cancelled_at__isnull=True)
+    came = Q(bookings__attendance__in=[Attendance.PRESENT, *PARTIAL_ATTENDANCE])
+    return list(
+        queryset.select_related("series__program__site", "facilitator").annotate(
+            attended_count=Count("bookings", filter=active & came),
+            recorded_count=Count("bookings", filter=active & ~Q(bookings__attendance="")),
+            unrecorded_count=Count("bookings", filter=active & Q(bookings__attendance="")),
+        )
     )

@@ -50,6 +50,26 @@ def test_every_figure_links_to_a_list_of_exactly_that_many_rows(staff_client):
     assert any(figure.value for figure in board.figures), "the demo clinic should give non-zero figures"
 
 
+# The figures of a clinical shift (issue 12). Not yet here: "Waiting for admission" (the admissions app)
+# and the reminders' delivery health, which still open stock lists.
+SHIFT_FIGURES = {
+    "Admissions this week", "Discharges this week", "Stays nearing planned discharge or program maximum",
+    "Due a step-down decision", "Aftercare check-ins due", "Aftercare check-ins missed", "Open follow-up items",
+    "Today's sessions", "Sessions awaiting attendance", "IOP below weekly minimum, scheduled this week",
+    "IOP below weekly minimum, attended last week", "Consecutive absences",
+}  # fmt: skip
+
+
+def test_a_shift_figure_opens_a_worklist_not_a_stock_list(staff_client):
+    board = staff_client.get(reverse("admin:index")).context["dashboard"]
+
+    shift = [figure for figure in [*board.figures, *board.schedule] if figure.label in SHIFT_FIGURES]
+    assert {f.label for f in shift} == SHIFT_FIGURES
+    for figure in shift:
+        response = staff_client.get(figure.url)
+        assert "worklist" in response.context and "cl" not in response.context, figure.label
+
+
 def test_a_step_down_moves_the_patient_between_census_cards(staff_client, clinician, today):
     before = {row["program"].name: row["patients"] for row in staff_client.get("/admin/").context["dashboard"].census}
     board = staff_client.get(reverse("admin:index")).context["dashboard"]

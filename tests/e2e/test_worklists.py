@@ -187,3 +187,67 @@ def test_front_desk_sees_the_lists_without_clinical_actions(page, shift):
     _open_figure(page, "consecutive-absences")
     expect(page.locator('tr[data-patient="E2E-ADA"]')).to_be_visible()
     expect(page.locator("#worklist a.button")).to_have_count(0)
+
+
+def test_resolve_from_the_follow_ups_worklist(page, screenshot, shift):
+    FollowUpItem.objects.create(
+        program=shift["iop"], patient=shift["former"].patient, kind="help_requested", urgency="urgent",
+        details="Asked for a call back about a sponsor; a long reason that must wrap on a phone screen",
+    )  # fmt: skip
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "open-follow-up-items")
+
+    row = page.locator('tr[data-patient="E2E-AFTER"]')
+    expect(row).to_contain_text("Patient asked for help")
+    expect(row).to_contain_text("Urgent")
+    expect(page.locator('tr[data-patient="E2E-ADA"]')).to_contain_text("Missed sessions")
+    _overflow(page, screenshot, "worklist-follow-ups")
+
+    row.locator("text=Resolve").click()
+    page.fill("#id_note", "Called back; sponsor found")
+    page.click("input[type=submit][value=Resolve]")
+
+    expect(page.locator(".messagelist")).to_contain_text("Resolved the follow-up for Jo Former")
+    expect(page.locator("h1")).to_have_text("Open follow-up items")
+    expect(page.locator('tr[data-patient="E2E-AFTER"]')).to_have_count(0)
+    assert FollowUpItem.objects.get(patient=shift["former"].patient).status == "resolved"
+
+
+def test_take_attendance_from_the_sessions_worklist(page, screenshot, shift):
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "sessions-awaiting-attendance")
+
+    rows = page.locator("#worklist tbody tr")
+    expect(rows.first).to_contain_text("Evening process group")
+    expect(rows.first).to_contain_text("Dana")  # the facilitator by name, not the username
+    _overflow(page, screenshot, "worklist-sessions")
+
+    session_id = rows.first.get_attribute("data-row")
+    rows.first.locator("text=Take attendance").click()
+    page.wait_for_url(f"**/scheduling/session/{session_id}/attendance/")
+    expect(page.locator(f'tr[data-patient="{shift["ada"].mrn}"]')).to_be_visible()
+
+
+def test_admissions_and_discharges_of_the_week_open_the_chart(page, screenshot, shift):
+    site = shift["iop"].site
+    newcomer = PatientFactory(mrn="E2E-NEW", legal_first_name="Nia", legal_last_name="Newcomer", registered_site=site)
+    clinician = staff_member(role=Role.CLINICIAN, sites=[site], username="ravi.clinician")
+    journey.admit_to_residential(
+        patient=newcomer, bed=BedFactory(program=shift["long_stay"].program), admitted_on=shift["today"],
+        admitted_by=clinician,
+    )  # fmt: skip
+    journey.discharge(
+        episode=shift["leaving"].episode, on=shift["today"], disposition="completed", decided_by=clinician
+    )
+    _log_in(page, "dana.clinician")
+
+    _open_figure(page, "discharges-this-week")
+    expect(page.locator('tr[data-patient="E2E-SOON"]')).to_contain_text("Completed treatment")
+    _overflow(page, screenshot, "worklist-discharges")
+    _open_figure(page, "admissions-this-week")
+    row = page.locator('tr[data-patient="E2E-NEW"]')
+    expect(row).to_contain_text("Day 1")
+    _overflow(page, screenshot, "worklist-admissions")
+
+    row.locator("text=Open chart").click()
+    page.wait_for_url(f"**/patients/patient/{newcomer.pk}/change/")

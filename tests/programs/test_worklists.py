@@ -299,3 +299,89 @@ def test_check_in_queries_stay_constant(client, superuser, residential, clinicia
     with CaptureQueriesContext(connection) as big:
         assert len(_rows(client.get(checkins_url(which)))) == 12
     assert len(big.captured_queries) == len(small.captured_queries)
+
+
+# --- Admissions and discharges this week (the dashboard's two figures) ------------------------------
+
+ADMISSIONS = reverse("admin:programs_worklist_admissions")
+DISCHARGES = reverse("admin:programs_worklist_discharges")
+
+
+@pytest.fixture
+def week(residential, clinician, patient, other_patient):
+    """Admitted today (Monday); admitted twenty days ago and discharged today, completed."""
+    admitted = admit(residential, clinician, days_ago=0, patient=patient)
+    leaving = admit(residential, clinician, days_ago=20, patient=other_patient)
+    discharge = services.discharge(episode=leaving.episode, on=TODAY, disposition="completed", decided_by=clinician)
+    return {"admitted": admitted, "leaving": leaving, "discharge": discharge}
+
+
+def test_admissions_this_week_show_bed_date_and_length_of_stay(client, site_clinician, week, patient):
+    client.force_login(site_clinician)
+
+    rows = _rows(client.get(ADMISSIONS))
+
+    admitted = week["admitted"]
+    assert list(rows) == [str(admitted.public_id)]  # the stay admitted twenty days ago is not this week's
+    row = rows[str(admitted.public_id)]
+    assert row.patient == patient and row.cells == [admitted.bed.label, "Dec. 7, 2026", "Day 1"]
+    assert [a.label for a in row.actions] == ["Open chart"]
+    assert row.actions[0].url == reverse("admin:patients_patient_change", args=[patient.pk])
+
+
+def test_discharges_this_week_show_length_of_stay_and_discharge_type(client, site_clinician, week, other_patient):
+    client.force_login(site_clinician)
+
+    (row,) = _rows(client.get(DISCHARGES)).values()
+
+    assert row.patient == other_patient
+    assert row.cells == [week["leaving"].bed.label, "Dec. 7, 2026", "20 days", "Completed treatment"]
+    assert [a.label for a in row.actions] == ["Open chart"]
+
+
+def test_the_week_figures_open_these_lists_and_agree(client, site_clinician, week):
+    client.force_login(site_clinician)
+
+    figures = {f.label: f for f in client.get(reverse("admin:index")).context["dashboard"].figures}
+
+    for label, url in [("Admissions this week", ADMISSIONS), ("Discharges this week", DISCHARGES)]:
+        assert figures[label].url == url
+        assert client.get(url).context["worklist"].counted == figures[label].value == 1, label
+
+
+def test_the_week_lists_are_scoped_refused_without_the_permission_and_audited(
+    client, site_clinician, colleague_elsewhere, front_desk, week, patient, other_patient
+):
+    client.force_login(colleague_elsewhere)
+    assert _rows(client.get(ADMISSIONS)) == {} and _rows(client.get(DISCHARGES)) == {}
+    client.force_login(front_desk)  # where patients are, not why they left
+    assert list(_rows(client.get(ADMISSIONS))) == [str(week["admitted"].public_id)]
+    assert client.get(DISCHARGES).status_code == 403
+    client.force_login(site_clinician)
+
+    client.get(ADMISSIONS)
+    client.get(DISCHARGES)
+
+    for detail, shown in [("worklist admissions-week", {patient.pk}), ("worklist discharges-week", {other_patient.pk})]:
+        events = AuditEvent.objects.filter(user=site_clinician, detail=detail).values_list("patient_id", flat=True)
+        assert set(events) == shown, detail
+
+
+@pytest.mark.parametrize("url", [ADMISSIONS, DISCHARGES])
+def test_week_lists_queries_stay_constant(client, superuser, residential, clinician, url):
+    client.force_login(superuser)
+
+    def fill(count: int) -> None:
+        for _ in range(count):
+            stay = admit(residential, clinician, days_ago=0 if url == ADMISSIONS else 3)
+            if url == DISCHARGES:
+                services.discharge(episode=stay.episode, on=TODAY, disposition="completed", decided_by=clinician)
+
+    fill(2)
+    client.get(url)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as small:
+        assert len(client.get(url).context["worklist"].rows) == 2
+    fill(10)
+    with CaptureQueriesContext(connection) as big:
+        assert len(client.get(url).context["worklist"].rows) == 12
+    assert len(big.captured_queries) == len(small.captured_queries)

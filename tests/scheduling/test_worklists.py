@@ -260,3 +260,100 @@ def test_queries_stay_constant_as_the_list_grows(client, superuser, track, iop, 
     with CaptureQueriesContext(connection) as big:
         assert len(client.get(url).context["worklist"].rows) == 12
     assert len(big.captured_queries) == len(small.captured_queries)
+
+
+# --- Open follow-up items (the dashboard's "Open follow-up items" figure) ----------------------------
+
+FOLLOW_UPS = reverse("admin:reminders_worklist_follow_ups")
+
+
+@pytest.fixture
+def help_request(iop, clinic, third_patient):
+    """A patient who asked for help three days ago (urgent), besides the two missed-session follow-ups."""
+    with time_machine.travel(SHIFT - D(days=3), tick=False):
+        return FollowUpItem.objects.create(
+            program=iop, patient=third_patient, kind="help_requested", urgency="urgent", details="Asked for a call back"
+        )
+
+
+@pytest.fixture
+def third_patient():
+    return PatientFactory()
+
+
+def test_follow_ups_list_kind_opened_reason_and_days_open(client, site_clinician, help_request):
+    client.force_login(site_clinician)
+
+    worklist = client.get(FOLLOW_UPS).context["worklist"]
+
+    assert worklist.columns == ["Kind", "Opened", "Reason", "Days open"]
+    first, *others = worklist.rows
+    assert first.key == str(help_request.public_id) and first.patient == help_request.patient
+    assert first.cells == ["Patient asked for help", "Dec. 4, 2026, 10 a.m.", "Asked for a call back", "3 days"]
+    assert [f.text for f in first.flags] == ["Urgent"]
+    assert [a.label for a in first.actions] == ["Resolve"]
+    assert len(others) == 2 and all(row.cells[0] == "Missed sessions" and row.cells[3] == "0 days" for row in others)
+    assert worklist.counted == 3
+
+
+def test_resolving_from_the_follow_ups_list(client, site_clinician, help_request):
+    client.force_login(site_clinician)
+    action = client.get(FOLLOW_UPS).context["worklist"].rows[0].actions[0]
+
+    response = client.post(action.url, {"note": "Called back; fine."})
+
+    assert response.status_code == 302 and response["Location"] == FOLLOW_UPS
+    help_request.refresh_from_db()
+    assert help_request.status == "resolved" and help_request.resolved_by == site_clinician
+    assert str(help_request.public_id) not in {row.key for row in client.get(FOLLOW_UPS).context["worklist"].rows}
+
+
+def test_front_desk_may_neither_list_nor_resolve_follow_ups(client, front_desk, help_request):
+    client.force_login(front_desk)
+
+    listed = client.get(FOLLOW_UPS)
+    resolved = client.post(reverse("admin:reminders_followup_resolve", args=[help_request.public_id]), {"note": ""})
+
+    assert listed.status_code == 403 and resolved.status_code == 403
+    assert FollowUpItem.objects.get(pk=help_request.pk).status == "open"
+
+
+def test_the_follow_ups_list_is_scoped_and_records_whom_it_showed(
+    client, site_clinician, colleague_elsewhere, help_request, patient, other_patient
+):
+    client.force_login(colleague_elsewhere)
+    assert client.get(FOLLOW_UPS).context["worklist"].rows == []
+    client.force_login(site_clinician)
+
+    client.get(FOLLOW_UPS)
+
+    shown = AuditEvent.objects.filter(user=site_clinician, detail="worklist follow-ups").values_list(
+        "patient_id", flat=True
+    )
+    assert set(shown) == {patient.pk, other_patient.pk, help_request.patient_id}
+
+
+def test_the_follow_ups_figure_opens_the_list_and_agrees(client, site_clinician, help_request):
+    client.force_login(site_clinician)
+
+    figures = {f.label: f for f in client.get(reverse("admin:index")).context["dashboard"].figures}
+
+    assert figures["Open follow-up items"].url == FOLLOW_UPS
+    assert client.get(FOLLOW_UPS).context["worklist"].counted == figures["Open follow-up items"].value == 3
+
+
+def test_follow_ups_queries_stay_constant_as_the_list_grows(client, superuser, iop):
+    client.force_login(superuser)
+
+    def fill(count: int) -> None:
+        for _ in range(count):
+            FollowUpItem.objects.create(program=iop, patient=PatientFactory(), kind="help_requested", details="Call")
+
+    fill(2)
+    client.get(FOLLOW_UPS)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as small:
+        assert len(client.get(FOLLOW_UPS).context["worklist"].rows) == 2
+    fill(10)
+    with CaptureQueriesContext(connection) as big:
+        assert len(client.get(FOLLOW_UPS).context["worklist"].rows) == 12
+    assert len(big.captured_queries) == len(small.captured_queries)
