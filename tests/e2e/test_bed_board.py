@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from admissions import services as referrals
@@ -79,10 +80,26 @@ def _check_page(page, screenshot, name: str) -> None:
              .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)"""
     )
     assert violations == [], f"{name}: {violations}"
+    _fits(page, screenshot, name)
+
+
+# True once the page is laid out at the new width and is no wider than it. A resize reaches the
+# renderer asynchronously, so this is polled once a frame (Playwright's default); a page that really
+# overflows never turns true. (A predicate returning a promise would not do: the promise is truthy.)
+_FITS = """width => document.documentElement.clientWidth === width
+    && document.documentElement.scrollWidth <= document.documentElement.clientWidth"""
+
+
+def _fits(page, screenshot, name: str) -> None:
+    """No horizontal scrolling on a phone or a tablet; a screenshot of each."""
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
-        overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert overflow[0] <= overflow[1], f"{name} at {width} px scrolls sideways: {overflow}"
+        try:
+            page.wait_for_function(_FITS, arg=width, timeout=3_000)
+        except PlaywrightTimeout:
+            overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            screenshot(page, f"{name}-{size}-overflow")
+            pytest.fail(f"{name} at {width} px scrolls sideways: {overflow}")
         screenshot(page, f"{name}-{size}")
     page.set_viewport_size({"width": 1180, "height": 820})
 
@@ -179,3 +196,11 @@ def test_attendance_from_groups_to_record_with_everyone_present_and_one_exceptio
     expect(page.locator(".messagelist")).to_contain_text("Attendance saved: 2 mark(s)")
     marks = dict(Booking.objects.filter(session_id=session_id).values_list("patient__mrn", "attendance"))
     assert marks == {"E2E-ADA": "present", "E2E-BEN": "absent"}
+
+
+def test_the_layout_check_fails_a_page_wider_than_a_phone(page, screenshot, ward):
+    """The check above is only worth its passes if it fails a page that does scroll sideways."""
+    _log_in(page, "dana.clinician")
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<div style=\"width: 600px\">wide</div>')")
+    with pytest.raises(pytest.fail.Exception, match="at 390 px scrolls sideways"):
+        _fits(page, screenshot, "layout-check")

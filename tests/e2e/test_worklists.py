@@ -15,7 +15,7 @@ from programs.models import AftercareCheckIn, Placement
 from reminders.models import FollowUpItem
 from scheduling import services as schedule
 from scheduling.models import Booking, Session, SessionKind
-from tests.e2e.test_bed_board import SIZES, _check_page, _log_in
+from tests.e2e.test_bed_board import _check_page, _fits, _log_in
 from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, staff_member
 from tests.scheduling.conftest import make_series
 
@@ -75,15 +75,6 @@ def _open_figure(page, slug: str) -> None:
     expect(page.locator("#worklist")).to_be_visible()
 
 
-def _overflow(page, screenshot, name: str) -> None:
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert overflow[0] <= overflow[1], f"{name} at {width} px scrolls sideways: {overflow}"
-        screenshot(page, f"{name}-{size}")
-    page.set_viewport_size({"width": 1180, "height": 820})
-
-
 def test_step_down_from_its_worklist(page, screenshot, shift):
     _log_in(page, "dana.clinician")
     _open_figure(page, "due-a-step-down-decision")
@@ -113,7 +104,7 @@ def test_extend_from_the_nearing_discharge_worklist(page, screenshot, shift):
     row = page.locator('tr[data-patient="E2E-SOON"]')
     expect(row).to_contain_text("2 days")
     expect(row.locator("a.button")).to_have_text(["Extend", "Discharge"])
-    _overflow(page, screenshot, "worklist-nearing-discharge")
+    _fits(page, screenshot, "worklist-nearing-discharge")
 
     row.locator("text=Extend").click()
     new_end = shift["leaving"].start_on + D(days=45)
@@ -132,7 +123,7 @@ def test_book_a_session_from_the_below_minimum_worklist(page, screenshot, shift)
 
     row = page.locator('tr[data-patient="E2E-ADA"]')
     expect(row).to_contain_text("9 h to 19 h")
-    _overflow(page, screenshot, "worklist-below-minimum")
+    _fits(page, screenshot, "worklist-below-minimum")
 
     row.locator("text=Book a session").click()
     page.select_option("#id_session", index=0)
@@ -150,7 +141,7 @@ def test_resolve_from_the_missed_sessions_worklist(page, screenshot, shift):
 
     row = page.locator('tr[data-patient="E2E-ADA"]')
     expect(row).to_contain_text("2 in a row")
-    _overflow(page, screenshot, "worklist-missed-sessions")
+    _fits(page, screenshot, "worklist-missed-sessions")
 
     row.locator("text=Resolve").click()
     page.fill("#id_note", "Called; back tomorrow")
@@ -167,7 +158,7 @@ def test_record_contact_from_the_aftercare_worklist(page, screenshot, shift):
 
     row = page.locator('tr[data-patient="E2E-AFTER"]')
     expect(row).to_contain_text("5 days")
-    _overflow(page, screenshot, "worklist-aftercare")
+    _fits(page, screenshot, "worklist-aftercare")
 
     row.locator("text=Record contact").click()
     page.fill("#id_note", "Reached by phone; attending meetings")
@@ -201,7 +192,7 @@ def test_resolve_from_the_follow_ups_worklist(page, screenshot, shift):
     expect(row).to_contain_text("Patient asked for help")
     expect(row).to_contain_text("Urgent")
     expect(page.locator('tr[data-patient="E2E-ADA"]')).to_contain_text("Missed sessions")
-    _overflow(page, screenshot, "worklist-follow-ups")
+    _fits(page, screenshot, "worklist-follow-ups")
 
     row.locator("text=Resolve").click()
     page.fill("#id_note", "Called back; sponsor found")
@@ -220,7 +211,7 @@ def test_take_attendance_from_the_sessions_worklist(page, screenshot, shift):
     rows = page.locator("#worklist tbody tr")
     expect(rows.first).to_contain_text("Evening process group")
     expect(rows.first).to_contain_text("Dana")  # the facilitator by name, not the username
-    _overflow(page, screenshot, "worklist-sessions")
+    _fits(page, screenshot, "worklist-sessions")
 
     session_id = rows.first.get_attribute("data-row")
     rows.first.locator("text=Take attendance").click()
@@ -243,11 +234,11 @@ def test_admissions_and_discharges_of_the_week_open_the_chart(page, screenshot, 
 
     _open_figure(page, "discharges-this-week")
     expect(page.locator('tr[data-patient="E2E-SOON"]')).to_contain_text("Completed treatment")
-    _overflow(page, screenshot, "worklist-discharges")
+    _fits(page, screenshot, "worklist-discharges")
     _open_figure(page, "admissions-this-week")
     row = page.locator('tr[data-patient="E2E-NEW"]')
     expect(row).to_contain_text("Day 1")
-    _overflow(page, screenshot, "worklist-admissions")
+    _fits(page, screenshot, "worklist-admissions")
 
     row.locator("text=Open chart").click()
     page.wait_for_url(f"**/patients/patient/{newcomer.pk}/change/")
