@@ -271,7 +271,7 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
             status = ("completed" if rng.random() < 0.8 else "missed") if due < today else "scheduled"
             # COPY applies no Django defaults: the answer columns are given explicitly (no answer yet).
             completed_at = clock.now() if status == "completed" else None
-            checkins.append((plan_id, offset, due, status, completed_at, "", False))
+            checkins.append((plan_id, offset, due, status, completed_at, "", False, ""))
 
     for site, queue in by_site.items():
         queue = list(queue)
@@ -372,7 +372,7 @@ def seed(scale: Scale, *, today: dt.date | None = None, seed_value: int = 8, pro
         )  # fmt: skip
         result.rows["aftercare_checkins"] = _copy(
             "programs_aftercarecheckin",
-            ["plan_id", "offset_days", "due_on", "status", "completed_at", "answer_text", "needs_help"],
+            ["plan_id", "offset_days", "due_on", "status", "completed_at", "answer_text", "needs_help", "contact_note"],
             checkins,
         )
         _reset_sequences(["programs_treatmentepisode", "programs_placement", "programs_transition",
