@@ -7,8 +7,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from clinic.models import AuditEvent
@@ -16,6 +15,7 @@ from programs import services
 from programs.errors import CheckInClosed
 from programs.models import AftercareCheckIn, Placement
 from tests.factories import BedFactory, PatientFactory, ProgramFactory
+from tests.query_counts import assert_constant_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -183,14 +183,7 @@ def test_queries_stay_constant_as_the_list_grows(client, superuser, residential,
         for i in range(count):
             admit(residential if i % 2 else elsewhere, clinician, days_ago=33 + i % 5, planned=2)
 
-    fill(2)
-    client.get(url)  # warm the session and permission caches
-    with CaptureQueriesContext(connection) as small:
-        assert len(_rows(client.get(url))) == 2
-    fill(18)
-    with CaptureQueriesContext(connection) as big:
-        assert len(_rows(client.get(url))) == 20
-    assert len(big.captured_queries) == len(small.captured_queries)
+    assert_constant_queries(client, url, fill, big=20, rows=_rows)
 
 
 # --- aftercare check-ins ----------------------------------------------------------------------
@@ -291,14 +284,7 @@ def test_check_in_queries_stay_constant(client, superuser, residential, clinicia
             on = TODAY - D(days=12 if which == "missed" else 3)
             services.discharge(episode=stay.episode, on=on, disposition="completed", decided_by=clinician)
 
-    fill(2)
-    client.get(checkins_url(which))
-    with CaptureQueriesContext(connection) as small:
-        assert len(_rows(client.get(checkins_url(which)))) == 2
-    fill(10)
-    with CaptureQueriesContext(connection) as big:
-        assert len(_rows(client.get(checkins_url(which)))) == 12
-    assert len(big.captured_queries) == len(small.captured_queries)
+    assert_constant_queries(client, checkins_url(which), fill, big=12, rows=_rows)
 
 
 # --- Admissions and discharges this week (the dashboard's two figures) ------------------------------
@@ -377,11 +363,4 @@ def test_week_lists_queries_stay_constant(client, superuser, residential, clinic
             if url == DISCHARGES:
                 services.discharge(episode=stay.episode, on=TODAY, disposition="completed", decided_by=clinician)
 
-    fill(2)
-    client.get(url)  # warm the session and permission caches
-    with CaptureQueriesContext(connection) as small:
-        assert len(client.get(url).context["worklist"].rows) == 2
-    fill(10)
-    with CaptureQueriesContext(connection) as big:
-        assert len(client.get(url).context["worklist"].rows) == 12
-    assert len(big.captured_queries) == len(small.captured_queries)
+    assert_constant_queries(client, url, fill, big=12)

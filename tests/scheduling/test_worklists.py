@@ -4,8 +4,6 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.access import Role
@@ -15,6 +13,7 @@ from reminders.models import FollowUpItem
 from scheduling import services
 from scheduling.models import Booking, Session, SessionKind
 from tests.factories import PatientFactory, staff_member
+from tests.query_counts import assert_constant_queries
 from tests.scheduling.conftest import make_series, monday_weeks_ago
 
 pytestmark = pytest.mark.django_db
@@ -252,14 +251,7 @@ def test_queries_stay_constant_as_the_list_grows(client, superuser, track, iop, 
         for day in (LAST_MONDAY, LAST_MONDAY + D(days=2)):
             mark(track, day, clinician, **{str(p.pk): "absent" for p in patients})
 
-    fill(2)
-    client.get(url)  # warm the session and permission caches
-    with CaptureQueriesContext(connection) as small:
-        assert len(client.get(url).context["worklist"].rows) == 2
-    fill(10)
-    with CaptureQueriesContext(connection) as big:
-        assert len(client.get(url).context["worklist"].rows) == 12
-    assert len(big.captured_queries) == len(small.captured_queries)
+    assert_constant_queries(client, url, fill, big=12)
 
 
 # --- Open follow-up items (the dashboard's "Open follow-up items" figure) ----------------------------
@@ -349,11 +341,4 @@ def test_follow_ups_queries_stay_constant_as_the_list_grows(client, superuser, i
         for _ in range(count):
             FollowUpItem.objects.create(program=iop, patient=PatientFactory(), kind="help_requested", details="Call")
 
-    fill(2)
-    client.get(FOLLOW_UPS)  # warm the session and permission caches
-    with CaptureQueriesContext(connection) as small:
-        assert len(client.get(FOLLOW_UPS).context["worklist"].rows) == 2
-    fill(10)
-    with CaptureQueriesContext(connection) as big:
-        assert len(client.get(FOLLOW_UPS).context["worklist"].rows) == 12
-    assert len(big.captured_queries) == len(small.captured_queries)
+    assert_constant_queries(client, FOLLOW_UPS, fill, big=12)
