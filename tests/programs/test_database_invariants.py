@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from clinic import clock
 from clinic.db import constraint_name
 from programs import services
 from programs.models import (
@@ -71,10 +72,8 @@ def test_a_patient_has_one_level_of_care_per_day(bed, other_bed, patient, iop, t
 
 
 def test_a_cancelled_placement_does_not_hold_the_bed(bed, patient, other_patient, today):
-    from django.utils import timezone
-
     stay = _stay(patient=patient, bed=bed, start=today)
-    Placement.objects.filter(pk=stay.pk).update(cancelled_at=timezone.now())
+    Placement.objects.filter(pk=stay.pk).update(cancelled_at=clock.now())
     _stay(patient=other_patient, bed=bed, start=today)
 
 

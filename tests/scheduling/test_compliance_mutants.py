@@ -213,14 +213,13 @@ def test_above_the_maximum_in_the_week_and_programs_asked_for(site, clinician):
     assert selectors.above_maximum(programs=[first]) == []  # this week the enrollment has ended
 
 
+@pytest.mark.instant("2027-03-10T15:00:00Z")  # a Wednesday, before the evening group
 def test_absence_runs_name_the_missed_sessions_latest_first(
     iop, site, clinician, running_group, django_assert_num_queries
 ):
     start = running_group.starts_on
     twice, once, discharged = (_enroll(iop, clinician, start, name=n) for n in ("Twice", "Once", "Discharged"))
-    latest, before = Session.objects.filter(series=running_group, ends_at__lt=services.timezone.now()).order_by(
-        "-starts_at"
-    )[:2]
+    latest, before = Session.objects.filter(series=running_group, ends_at__lt=clock.now()).order_by("-starts_at")[:2]
     services.record_attendance(
         session=before,
         marks=[services.Mark(e.patient_id, Attendance.ABSENT) for e in (twice, once, discharged)],
@@ -257,6 +256,7 @@ def test_absence_runs_name_the_missed_sessions_latest_first(
     assert list(selectors.iop_consecutive_absences(programs=[other])) == []
 
 
+@pytest.mark.instant("2027-03-10T15:00:00Z")  # a Wednesday, before the evening group
 def test_absences_of_a_residential_stay_or_a_reversed_step_down_are_not_iop_runs(
     iop, residential, bed, other_bed, clinician, today, running_group
 ):
@@ -269,9 +269,7 @@ def test_absences_of_a_residential_stay_or_a_reversed_step_down_are_not_iop_runs
     step = journey.step_down(stay=stay, to_program=iop, on=today - D(10), reason="Stable", decided_by=clinician)
     services.generate_sessions(from_on=start)
     for series in (running_group, house_group):
-        for session in Session.objects.filter(series=series, ends_at__lt=services.timezone.now()).order_by(
-            "-starts_at"
-        )[:2]:
+        for session in Session.objects.filter(series=series, ends_at__lt=clock.now()).order_by("-starts_at")[:2]:
             patients = [b.patient_id for b in session.bookings.filter(cancelled_at=None)]
             marks = [services.Mark(pid, Attendance.ABSENT) for pid in patients]
             services.record_attendance(session=session, marks=marks, recorded_by=clinician)
