@@ -96,8 +96,13 @@ def day(value: dt.date | dt.datetime | None, zone: str | dt.tzinfo | None = None
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        value = value.astimezone(_zone(zone)).date()
+        value = local_date(value, zone)
     return formats.date_format(value, "DATE_FORMAT")
+
+
+def local_date(value: dt.datetime, zone: str | dt.tzinfo | None = None) -> dt.date:
+    """The date an instant falls on in ``zone`` (default: the user's)."""
+    return value.astimezone(_zone(zone)).date()
 
 
 def when(value: dt.datetime | None, zone: str | dt.tzinfo | None = None, *, with_date: bool = True) -> str:

@@ -7,21 +7,15 @@ them inside the stock admin's frame and records in the audit trail whom the page
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils.formats import date_format
 
 from clinic import audit
+from clinic.localtime import day  # noqa: F401 - the worklists' one date format, imported from here
 from clinic.models import AuditAction, AuditCategory
-
-
-def day(value: dt.date | None) -> str:
-    """A date in the locale's one format (the same as the ``date`` template filter)."""
-    return "" if value is None else date_format(value)
 
 
 def days(n: int) -> str:
@@ -38,6 +32,11 @@ class Flag:
 class Action:
     label: str
     url: str
+
+
+def action_for(allowed: bool, label: str, url: str, *, back: str) -> list[Action]:
+    """The row's action for a user who may take it (none otherwise); its page returns to ``back``."""
+    return [Action(label, f"{url}?next={back}")] if allowed else []
 
 
 @dataclass

@@ -74,12 +74,8 @@ def _board_url(program: Program | None) -> str:
 
 def _actions(row: selectors.BoardBed, user, back: str) -> list[tuple[str, str]]:
     if row.stay is not None:
-        workflow_actions = [("Step down", "step-down"), ("Extend", "extend"), ("Discharge", "discharge")]
-        return [
-            (label, reverse("admin:patients_patient_workflow", args=[row.stay.patient_id, slug]) + f"?next={back}")
-            for label, slug in workflow_actions
-            if user.has_perm(admin_workflows.WORKFLOWS[slug].permission)
-        ]
+        slugs = [("Step down", "step-down"), ("Extend", "extend"), ("Discharge", "discharge")]
+        return admin_workflows.workflow_links(patient_id=row.stay.patient_id, user=user, back=back, slugs=slugs)
     # A reserved bed is admitted to through its reservation (Admissions > Reservations), not from here.
     if row.in_service and not row.reserved and user.has_perm(ADMIT):
         return [("Admit", reverse("admin:programs_bed_admit", args=[row.bed.public_id]))]

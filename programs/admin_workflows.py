@@ -237,6 +237,15 @@ WORKFLOWS = {
 }
 
 
+def workflow_links(*, patient_id: int, user, back: str, slugs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(label, url) of each named workflow the user may run on the patient, returning to ``back`` when done."""
+    return [
+        (label, reverse("admin:patients_patient_workflow", args=[patient_id, slug]) + f"?next={back}")
+        for label, slug in slugs
+        if user.has_perm(WORKFLOWS[slug].permission)
+    ]
+
+
 def available_workflows(*, patient: Patient, user) -> list[tuple[str, str]]:
     """(title, url) of the workflows that fit the patient's current level of care and the user's role."""
     current = _current(patient)

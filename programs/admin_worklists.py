@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from clinic import access, audit, clock
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, day, days, render
+from clinic.worklist import Action, Flag, Row, Worklist, action_for, day, days, render
 from programs import admin_workflows, services
 from programs import worklist_selectors as selectors
 from programs.models import AftercareCheckIn
@@ -34,11 +34,8 @@ VIEW_PATIENTS = "patients.view_patient"
 
 
 def _workflow_actions(row: selectors.StayRow, user, back: str, slugs: list[tuple[str, str]]) -> list[Action]:
-    return [
-        Action(label, reverse("admin:patients_patient_workflow", args=[row.stay.patient_id, slug]) + f"?next={back}")
-        for label, slug in slugs
-        if user.has_perm(admin_workflows.WORKFLOWS[slug].permission)
-    ]
+    links = admin_workflows.workflow_links(patient_id=row.stay.patient_id, user=user, back=back, slugs=slugs)
+    return [Action(label, url) for label, url in links]
 
 
 def _past_end_flag(row: selectors.StayRow) -> list[Flag]:
@@ -114,6 +111,10 @@ def nearing_discharge_worklist(request: HttpRequest) -> Worklist:
     )
 
 
+def contact_url(checkin: AftercareCheckIn) -> str:
+    return reverse("admin:programs_checkin_contact", args=[checkin.public_id])
+
+
 def _checkin_tabs(current: str) -> list[tuple[str, str, bool]]:
     return [
         ("Due in the next 7 days", reverse("admin:programs_worklist_checkins", args=["due"]), current == "due"),
@@ -136,14 +137,7 @@ def checkins_worklist(request: HttpRequest, which: str) -> Worklist:
                 program=checkin.plan.program,
                 cells=[f"Day {checkin.offset_days}", day(checkin.due_on), days(late) if late > 0 else "not yet"],
                 flags=[Flag("Missed")] if which == "missed" else [],
-                actions=[
-                    Action(
-                        "Record contact",
-                        reverse("admin:programs_checkin_contact", args=[checkin.public_id]) + f"?next={back}",
-                    )
-                ]
-                if may_record
-                else [],
+                actions=action_for(may_record, "Record contact", contact_url(checkin), back=back),
                 key=str(checkin.public_id),
             )
         )

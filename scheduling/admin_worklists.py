@@ -26,7 +26,7 @@ from django.utils.formats import time_format
 from clinic import access, audit, clock, localtime
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, day, days, render
+from clinic.worklist import Flag, Row, Worklist, action_for, day, days, render
 from programs.admin_workflows import _next_url
 from programs.models import Placement, PlacementKind
 from reminders import selectors as follow_up_selectors
@@ -40,6 +40,10 @@ BOOK = "scheduling.add_booking"
 VIEW_FOLLOW_UPS = "reminders.view_followupitem"
 RESOLVE = "reminders.change_followupitem"
 BOOK_AHEAD_DAYS = 14  # the sessions offered to book: from now to two weeks ahead
+
+
+def resolve_url(item: FollowUpItem) -> str:
+    return reverse("admin:reminders_followup_resolve", args=[item.public_id])
 
 
 def _hours(value) -> str:
@@ -79,6 +83,7 @@ def below_minimum_worklist(request: HttpRequest, basis: str) -> Worklist:
     rows = []
     for week in selectors.below_minimum(basis=basis, programs=programs, weeks_back=weeks_back):
         enrollment = week.enrollment
+        book_url = reverse("admin:programs_enrollment_book", args=[enrollment.public_id])
         short = week.minimum_hours - (week.scheduled_hours if basis == "scheduled" else week.attended_hours)
         rows.append(
             Row(
@@ -92,14 +97,7 @@ def below_minimum_worklist(request: HttpRequest, basis: str) -> Worklist:
                     + (" (adolescent)" if week.adolescent else ""),
                 ],
                 flags=[Flag(f"Short by {_hours(short)}")],
-                actions=[
-                    Action(
-                        "Book a session",
-                        reverse("admin:programs_enrollment_book", args=[enrollment.public_id]) + f"?next={back}",
-                    )
-                ]
-                if may_book
-                else [],
+                actions=action_for(may_book, "Book a session", book_url, back=back),
                 key=str(enrollment.public_id),
             )
         )
@@ -251,12 +249,8 @@ def missed_sessions_worklist(request: HttpRequest) -> Worklist:
     def row_for(patient, program, absent_at, item: FollowUpItem | None, still_absent: bool) -> Row:
         flags = [Flag(f"{len(absent_at)} in a row")] if still_absent else [Flag("Attended since", "")]
         if item is not None:
-            flags.append(Flag(f"Follow-up open since {day(clock_date(item.created_at, program.time_zone))}"))
-        actions = []
-        if item is not None and user.has_perm(RESOLVE):
-            actions.append(
-                Action("Resolve", reverse("admin:reminders_followup_resolve", args=[item.public_id]) + f"?next={back}")
-            )
+            flags.append(Flag(f"Follow-up open since {localtime.day(item.created_at, program.time_zone)}"))
+        actions = action_for(user.has_perm(RESOLVE), "Resolve", resolve_url(item), back=back) if item else []
         return Row(
             patient=patient,
             program=program,
@@ -300,7 +294,7 @@ def follow_ups_worklist(request: HttpRequest) -> Worklist:
         sites=access.visible_sites(request.user)
     )):  # fmt: skip
         zone = item.program.time_zone
-        opened = (clock_date(now, zone) - clock_date(item.created_at, zone)).days
+        opened = (localtime.local_date(now, zone) - localtime.local_date(item.created_at, zone)).days
         rows.append(
             Row(
                 patient=item.patient,
@@ -312,13 +306,7 @@ def follow_ups_worklist(request: HttpRequest) -> Worklist:
                     days(opened),
                 ],
                 flags=[Flag("Urgent")] if item.urgency == FollowUpItem.Urgency.URGENT else [],
-                actions=[
-                    Action(
-                        "Resolve", reverse("admin:reminders_followup_resolve", args=[item.public_id]) + f"?next={back}"
-                    )
-                ]
-                if may_resolve
-                else [],
+                actions=action_for(may_resolve, "Resolve", resolve_url(item), back=back),
                 key=str(item.public_id),
             )
         )
@@ -339,10 +327,6 @@ def follow_ups_list_view(model_admin: admin.ModelAdmin):
         return render(request, model_admin, follow_ups_worklist(request))
 
     return model_admin.admin_site.admin_view(view)
-
-
-def clock_date(moment: dt.datetime, zone: str) -> dt.date:
-    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 class ResolveForm(forms.Form):
