@@ -24,7 +24,7 @@ def _user_id(request: HttpRequest) -> int | None:
         return None
 
 
-def _rows(sql: str, params: list) -> list[dict]:
+def _rows(sql: str, params: list | dict) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [c.name for c in cursor.description]
@@ -54,25 +54,23 @@ def me(request: HttpRequest) -> JsonResponse:
     )
 
 
-CARE_SQL = """
-SELECT p.kind AS level, pr.name AS program, p.start_on, p.ended_on AS end_on, t.kind AS began
-  FROM patients_patient pt
-  JOIN programs_placement p ON p.patient_id = pt.id AND p.cancelled_at IS NULL
-  JOIN programs_program pr ON pr.id = p.program_id
-  LEFT JOIN programs_transition t ON t.to_placement_id = p.id
- WHERE pt.user_id = %s
-UNION ALL
-SELECT 'aftercare', pr.name, a.starts_on, NULL, 'discharged'
-  FROM patients_patient pt
-  JOIN programs_aftercareplan a ON a.patient_id = pt.id AND a.status <> 'revoked'
-  JOIN programs_program pr ON pr.id = a.program_id
- WHERE pt.user_id = %s
- ORDER BY start_on
-"""
+def _care_sql() -> str:
+    # The API's own statement (journey and this week's hours), for the caller found by user id.
+    from scheduling.selectors import PATIENT_CARE_SQL
+
+    return PATIENT_CARE_SQL.replace("%(patient)s", "(SELECT id FROM patients_patient WHERE user_id = %(user)s)")
 
 
 def me_care(request: HttpRequest) -> JsonResponse:
-    return _json(request, lambda user_id: {"journey": _rows(CARE_SQL, [user_id, user_id])})
+    from clinic import clock
+    from scheduling.models import SessionStatus
+
+    return _json(
+        request,
+        lambda user_id: {
+            "journey": _rows(_care_sql(), {"user": user_id, "now": clock.now(), "scheduled": SessionStatus.SCHEDULED})
+        },
+    )
 
 
 # Ready for the endpoints being built elsewhere: a patient's upcoming sessions, the staff

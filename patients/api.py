@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +23,6 @@ from clinic.versioning import etag_for
 from patients import services
 from patients.models import ConsentMeans, Patient
 from patients.validators import normalize_phone, validate_time_zone
-from programs import selectors as program_selectors
 from scheduling import selectors as schedule_selectors
 
 IF_MATCH = OpenApiParameter(
@@ -194,41 +195,36 @@ class CareView(_MeView):
 
     def get(self, request):
         patient = self.get_object()
-        today = clock.local_today(patient.time_zone)
-        # One read of the placements serves the journey and this week's hours (issue 17).
-        placements = program_selectors.patient_placements(patient=patient)
-        steps = program_selectors.patient_journey(patient=patient, placements=placements)
+        now = clock.now()
+        today = now.astimezone(ZoneInfo(patient.time_zone)).date()  # the patient's own date, at the same instant
+        # The journey and this week's hours in one statement (issue 17).
+        care = schedule_selectors.patient_care(patient=patient, now=now)
         journey = [
             {
                 "level": step.kind,
                 "title": str(LEVEL_WORDS[step.kind]),
                 "description": BEGAN_WORDS[step.how_it_began]
                 % {"date": date_format(step.start_on, str(DATE_IN_SENTENCE))},
-                "program": step.program.name,
+                "program": step.program_name,
                 "start_on": step.start_on,
                 "end_on": step.end_on,
                 "current": step.start_on <= today and (step.end_on is None or step.end_on > today),
             }
-            for step in steps
+            for step in care.steps
         ]
         current = next((step for step in reversed(journey) if step["current"]), None)
+        week = care.this_week
         data = {
             "current_level": current["level"] if current else None,
             "current_title": current["title"] if current else _("Not currently in a program"),
             "journey": journey,
-            "this_week": self._this_week(placements),
+            "this_week": week
+            and {
+                "week_start": week.week_start,
+                "attended_hours": week.attended_hours,
+                "scheduled_hours": week.scheduled_hours,
+                "target_hours": week.minimum_hours,
+            },
         }
         self._audit(AuditAction.VIEW)
         return Response(CareSerializer(data).data)
-
-    def _this_week(self, placements) -> dict | None:
-        weeks = schedule_selectors.weekly_hours(enrollments=placements)
-        if not weeks:
-            return None
-        week = max(weeks, key=lambda w: w.enrollment.start_on)
-        return {
-            "week_start": week.week_start,
-            "attended_hours": week.attended_hours,
-            "scheduled_hours": week.scheduled_hours,
-            "target_hours": week.minimum_hours,
-        }

@@ -428,3 +428,97 @@ def session_rows(queryset: QuerySet[Session]) -> list[Session]:
             unrecorded_count=Count("bookings", filter=active & Q(bookings__attendance="")),
         )
     )
+
+
+# --- the patient app's care page (/me/care/) in one statement (issue 17) ----------------------
+
+
+@dataclass(frozen=True)
+class CareStep:
+    kind: str  # "residential", "iop", "aftercare"
+    program_name: str
+    start_on: dt.date
+    end_on: dt.date | None
+    how_it_began: str  # as programs.selectors.JourneyStep
+
+
+@dataclass(frozen=True)
+class CareWeek:
+    week_start: dt.date
+    scheduled_hours: Decimal
+    attended_hours: Decimal
+    minimum_hours: Decimal
+
+
+@dataclass(frozen=True)
+class PatientCare:
+    steps: list[CareStep]
+    this_week: CareWeek | None
+
+
+# The journey (placements not cancelled, aftercare plans not revoked) and, for each IOP enrollment
+# of an active program, its hours in the program's current local week: what
+# programs.selectors.patient_journey and weekly_hours(enrollments=...) read in three ORM queries.
+# Written out because compiling those queries cost the page more than running them (issue 17);
+# tests/api/test_patient_care_sql.py holds it equal to them.
+PATIENT_CARE_SQL = """
+SELECT 0 AS source, pl.id, pl.kind, pr.name, pl.start_on, pl.ended_on, t.kind AS transition_kind,
+       CASE WHEN pl.kind = 'iop' AND pr.is_active THEN w.monday END AS monday,
+       w.scheduled, w.attended, pr.iop_min_weekly_hours_adult, pr.iop_min_weekly_hours_adolescent
+  FROM programs_placement pl
+  JOIN programs_program pr ON pr.id = pl.program_id
+  LEFT JOIN programs_transition t ON t.to_placement_id = pl.id
+  CROSS JOIN LATERAL (SELECT date_trunc('week', %(now)s::timestamptz AT TIME ZONE pr.time_zone)::date AS monday) m
+  LEFT JOIN LATERAL (
+        SELECT m.monday, sum(s.duration_minutes) AS scheduled, sum(b.minutes_attended) AS attended
+          FROM scheduling_booking b
+          JOIN scheduling_session s ON s.id = b.session_id
+         WHERE b.placement_id = pl.id AND b.cancelled_at IS NULL AND s.status = %(scheduled)s
+           AND s.local_date >= m.monday AND s.local_date < m.monday + 7
+       ) w ON pl.kind = 'iop' AND pr.is_active
+ WHERE pl.patient_id = %(patient)s AND pl.cancelled_at IS NULL
+UNION ALL
+SELECT 1, a.id, 'aftercare', pr.name, a.starts_on, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM programs_aftercareplan a
+  JOIN programs_program pr ON pr.id = a.program_id
+ WHERE a.patient_id = %(patient)s AND a.status <> 'revoked'
+ ORDER BY start_on, source, id
+"""
+
+
+def _hours(minutes: int | None) -> Decimal:
+    return (Decimal(minutes or 0) / MINUTES_PER_HOUR).quantize(Decimal("0.01"))
+
+
+def patient_care(*, patient: Patient, now: dt.datetime | None = None) -> PatientCare:
+    """The patient's journey, oldest first, and this week's hours of their latest IOP enrollment: one query.
+
+    ``this_week`` is None unless an enrollment of an active program is in force during its
+    program's current week (as ``weekly_hours``); of several, the one that started last.
+    """
+    from django.db import connection
+
+    now = now or clock.now()
+    params = {"now": now, "patient": patient.pk, "scheduled": SessionStatus.SCHEDULED}
+    with connection.cursor() as cursor:
+        cursor.execute(PATIENT_CARE_SQL, params)
+        rows = cursor.fetchall()
+    steps: list[CareStep] = []
+    week: CareWeek | None = None
+    latest_start: dt.date | None = None
+    for _source, _id, kind, name, start_on, end_on, transition, monday, scheduled, attended, adult, young in rows:
+        if kind == "aftercare":
+            began = "discharged"
+        elif transition is not None:
+            began = "stepped_down" if transition == "step_down" else "stepped_up"
+        else:
+            began = "admitted" if kind == PlacementKind.RESIDENTIAL else "enrolled"
+        steps.append(CareStep(kind, name, start_on, end_on, began))
+        in_force = monday is not None and start_on < monday + dt.timedelta(days=7)
+        in_force = in_force and (end_on is None or end_on > monday)
+        # Rows come by start date: a later one replaces an earlier, as weekly_hours' latest start wins.
+        if in_force and (latest_start is None or start_on > latest_start):
+            latest_start = start_on
+            minimum = young if patient.is_adolescent_on(monday) else adult
+            week = CareWeek(monday, _hours(scheduled), _hours(attended), minimum)
+    return PatientCare(steps, week)
