@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from clinic import audit, clock
 from clinic.api.fields import LocalTimeField
 from clinic.api.permissions import IsPatient
+from clinic.api.serializers import represent
 from clinic.api.strict import StrictInputMixin
 from clinic.api.versioning import required_version
 from clinic.models import AuditAction, AuditCategory
@@ -97,7 +98,7 @@ class _MeView(GenericAPIView):
         audit.record(self.request, action=action, category=self.audit_category, patients=[patient], detail=detail)
 
     def _respond(self, patient: Patient) -> Response:
-        response = Response(self.get_serializer(patient).data)
+        response = Response(represent(self.get_serializer_class(), patient))
         response["ETag"] = etag_for(patient)
         return response
 
@@ -227,4 +228,4 @@ class CareView(_MeView):
             },
         }
         self._audit(AuditAction.VIEW)
-        return Response(CareSerializer(data).data)
+        return Response(represent(CareSerializer, data))

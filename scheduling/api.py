@@ -25,6 +25,7 @@ from clinic.api.serializers import (
     RefSerializer,
     ScopedPublicIdField,
     ScopedRelatedField,
+    represent,
 )
 from clinic.api.staff import StaffDetailView, StaffListView, StaffView
 from clinic.api.strict import BoundedIsoDateTimeFilter, StrictInputMixin
@@ -184,9 +185,19 @@ class MySessionList(_MySessionView, ListAPIView):
         return super().filter_queryset(queryset)
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(selectors.my_session_rows(self.filter_queryset(self.get_queryset())))
+        page = None
+        if not any(name in request.query_params for name in MySessionFilter.CHOOSERS):
+            # The phone's usual request, the first page of upcoming sessions: one statement (issue 17).
+            patient = request.user.patient
+            page = self.paginator.first_page(
+                request,
+                ordering=selectors.UPCOMING_SESSIONS_ORDERING,
+                fetch=lambda limit: selectors.upcoming_session_rows(patient=patient, limit=limit),
+            )
+        if page is None:
+            page = self.paginate_queryset(selectors.my_session_rows(self.filter_queryset(self.get_queryset())))
         self._audit(AuditAction.VIEW)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response([represent(MySessionSerializer, row) for row in page])
 
 
 class MySessionDetail(_MySessionView, RetrieveAPIView):

@@ -15,7 +15,15 @@ from django.db.models.functions import Cast, RowNumber
 from clinic import clock
 from patients.models import Patient
 from programs.models import Placement, PlacementKind, Program
-from scheduling.models import PARTIAL_ATTENDANCE, Attendance, Booking, CalendarFeed, Session, SessionStatus
+from scheduling.models import (
+    PARTIAL_ATTENDANCE,
+    Attendance,
+    Booking,
+    CalendarFeed,
+    CancelReason,
+    Session,
+    SessionStatus,
+)
 from scheduling.services import hash_token, local_today
 
 MINUTES_PER_HOUR = Decimal(60)
@@ -415,6 +423,46 @@ def my_session_rows(bookings: QuerySet[Booking]) -> QuerySet:
         "session__series__program__site__address",
         "session__series__program__site__phone",
     )
+
+
+# The patient app's usual request, its upcoming sessions nearest first, as my_session_rows answers it
+# for ``MySessionFilter.upcoming`` over the view's bookings: the same columns under the same names.
+# Written out because compiling the ORM's version cost the request more than running it (issue 17);
+# tests/api/test_me_sessions_pages.py holds the two equal.
+UPCOMING_SESSIONS_SQL = """
+SELECT b.id, b.public_id, b.starts_at, b.cancelled_at, b.attendance, b.patient_response, b.patient_responded_at,
+       s.starts_at AS session__starts_at, s.ends_at AS session__ends_at, s.local_date AS session__local_date,
+       s.duration_minutes AS session__duration_minutes, s.status AS session__status, s.room AS session__room,
+       ss.kind AS session__series__kind, pr.time_zone AS session__series__program__time_zone,
+       si.name AS session__series__program__site__name, si.address AS session__series__program__site__address,
+       si.phone AS session__series__program__site__phone
+  FROM scheduling_booking b
+  JOIN scheduling_session s ON s.id = b.session_id
+  JOIN scheduling_sessionseries ss ON ss.id = s.series_id
+  JOIN programs_program pr ON pr.id = ss.program_id
+  JOIN programs_site si ON si.id = pr.site_id
+ WHERE b.patient_id = %(patient)s AND b.ends_at > %(now)s
+   AND (b.cancelled_at IS NULL OR b.cancel_reason = %(session_cancelled)s)
+ ORDER BY b.starts_at, b.id
+ LIMIT %(limit)s
+"""
+UPCOMING_SESSIONS_ORDERING = ("starts_at", "id")
+
+
+def upcoming_session_rows(*, patient: Patient, limit: int, now: dt.datetime | None = None) -> list[dict]:
+    """The first ``limit`` of the patient's bookings not yet ended (and those the clinic cancelled), nearest first."""
+    from django.db import connection
+
+    params = {
+        "patient": patient.pk,
+        "now": now or clock.now(),
+        "session_cancelled": CancelReason.SESSION_CANCELLED,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(UPCOMING_SESSIONS_SQL, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def session_rows(queryset: QuerySet[Session]) -> list[Session]:

@@ -78,6 +78,28 @@ class CursorPages(CursorPagination):
             raise ValueError(f"{type(view).__name__}: cursor pages need an ordered queryset.")
         return ordering
 
+    def first_page(self, request, *, ordering: tuple[str, ...], fetch) -> list | None:
+        """The first page from rows the view reads itself, or None when the request asks for a later page.
+
+        ``fetch(n)`` returns the first ``n`` rows in ``ordering`` (one more than a page, as
+        ``paginate_queryset`` reads, to know whether a next page exists). The links come out as
+        ``paginate_queryset`` would make them, so the next page goes through it.
+        """
+        if request.query_params.get(self.cursor_query_param):
+            return None
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.ordering = ordering
+        self.cursor = None
+        results = fetch(self.page_size + 1)
+        self.page = list(results[: self.page_size])
+        self.has_next = len(results) > len(self.page)
+        self.next_position = self._get_position_from_instance(results[-1], ordering) if self.has_next else None
+        self.has_previous = False
+        self.previous_position = None
+        return self.page
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 
@@ -19,6 +20,23 @@ MAX_DAYS_AHEAD = 3 * 366
 MIN_UTC_OFFSET = -dt.timedelta(hours=12)
 MAX_UTC_OFFSET = dt.timedelta(hours=14)
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@functools.cache
+def _reader(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
+
+
+def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
+    """``serializer_class(instance).data``, from one serializer kept per class for writing answers.
+
+    DRF builds a serializer's fields anew for every instance (a ModelSerializer maps each model
+    field again): on the patient app's reads that cost more than the query (issue 17). A list
+    serializer already writes every row with one child; this keeps that child for the process. Only
+    for serializers whose fields need no context (no request, no hyperlinks): the answer is the same
+    dict, without DRF's ReturnDict wrapper, which only the browsable API reads.
+    """
+    return _reader(serializer_class).to_representation(instance)
 
 
 class ScopedRelatedField(serializers.SlugRelatedField):

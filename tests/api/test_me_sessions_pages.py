@@ -133,3 +133,24 @@ def test_a_staff_request_resolves_the_role_once(world, api, site_clinician):
     sql = _queries(api, site_clinician, "/api/v1/patients/")
     assert "auth_group" in sql[0]
     assert _role_lookups(sql) == []
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 25])
+def test_the_first_page_read_in_one_statement_answers_as_the_orm_path(world, as_patient, page_size):
+    """The usual request (no filter, no cursor) is read by hand-written SQL (issue 17); ``when=upcoming``
+    goes through the filter and the ORM. Same rows, same fields, and a next link to the same place."""
+    from scheduling import services as sessions
+
+    # A session the clinic cancelled stays on the list (status "cancelled"); one the patient left does not.
+    later = list(Booking.objects.active().filter(patient=world.patient, ends_at__gt=clock.now()).order_by("starts_at"))
+    sessions.cancel_session(session=later[1].session, reason="Snow")
+    sessions.cancel_booking(booking=later[2])
+
+    fast = as_patient.get(URL, {"page_size": page_size}).json()
+    orm = as_patient.get(URL, {"page_size": page_size, "when": "upcoming"}).json()
+    assert fast["results"] == orm["results"] and len(fast["results"]) == min(page_size, len(later) - 1)
+    if page_size == 25:  # the whole list: the clinic's cancellation on it, the patient's own not
+        assert [row["status"] for row in fast["results"]].count("cancelled") == 1
+    assert (fast["next"] is None) == (orm["next"] is None) and fast["previous"] is None
+    if fast["next"]:
+        assert as_patient.get(fast["next"]).json()["results"] == as_patient.get(orm["next"]).json()["results"]
