@@ -169,7 +169,7 @@ def not_contacted_worklist(request: HttpRequest) -> Worklist:
     may_contact = user.has_perm(CHANGE_REFERRAL)
     referrals = (
         selectors.referrals_not_contacted(now=now, sites=access.visible_sites(user))
-        .select_related("patient", "program__site", "created_by")
+        .select_related("patient", "program__site")
         .order_by("created_at", "id")
     )
     rows = []
@@ -185,7 +185,6 @@ def not_contacted_worklist(request: HttpRequest) -> Worklist:
                     _source(referral),
                     referral.phone or "—",
                     localtime.when(referral.contacted_at, zone) if referral.contacted_at else "never",
-                    staff_name(referral.created_by),
                 ],
                 actions=action_for(may_contact, "Record contact", _step(referral, "screen"), back=back),
                 key=str(referral.public_id),
@@ -196,7 +195,7 @@ def not_contacted_worklist(request: HttpRequest) -> Worklist:
         title="Referrals not contacted in 2 days",
         intro="New referrals recorded more than two days ago whom nobody has contacted yet, the oldest first: call, "
         "then record the contact (screening starts).",
-        columns=["Referred", "Waiting", "Referred by", "Phone", "Last contact", "Recorded by"],
+        columns=["Referred", "Waiting", "Referred by", "Phone", "Last contact"],
         rows=rows,
         empty="Every new referral has been contacted within two days.",
     )

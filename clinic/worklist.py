@@ -72,6 +72,7 @@ class Worklist:
     empty: str = "Nothing on this list right now."
     tabs: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, url, current)
     per_patient: bool = True  # False: a row is not a patient (a session); no Patient column, no patient audited
+    show_program: bool = True  # False: one program's list (named in the title); no Program column
 
     @property
     def counted(self) -> int:

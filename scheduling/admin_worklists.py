@@ -199,6 +199,7 @@ def iop_roster_worklist(request: HttpRequest, program_id) -> Worklist:
         columns=["Enrollment", "Track", "Scheduled this week", "Attended this week", "Band", "Next session"],
         rows=rows,
         empty=f"Nobody is enrolled in {program.name} today.",
+        show_program=False,  # one program, named in the title: its column would only take a tablet's width
     )
 
 

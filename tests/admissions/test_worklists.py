@@ -34,9 +34,9 @@ def _step(model: str, obj, slug: str) -> str:
 
 @pytest.fixture
 def waitlist(refer, bed, clinician, instant, day):
-    """Waits (priority 2, accepted five days ago) holds bed 101-A until tomorrow 8 a.m. New York time; Other
-    (priority 3) holds nothing; a new referral and a declined one are not waiting."""
-    waits = refer(upto="accepted", last_name="Waits", mrn="M-W", priority=2)
+    """Waits (priority 4, accepted five days ago, before Other) holds bed 101-A until tomorrow 8 a.m. New York
+    time; Other (priority 3, so listed first) holds nothing; a new referral is not waiting."""
+    waits = refer(upto="accepted", last_name="Waits", mrn="M-W", priority=4)
     other = refer(upto="accepted", last_name="Other", mrn="M-O")
     Referral.objects.filter(pk=waits.pk).update(accepted_on=day - D(days=5))
     reservation = services.reserve(
@@ -55,12 +55,12 @@ def test_waiting_lists_the_waitlist_by_priority_with_the_deciding_columns(client
     worklist = client.get(WAITING).context["worklist"]
 
     waits, other = waitlist["waits"], waitlist["other"]
-    assert [row.key for row in worklist.rows] == [str(waits.public_id), str(other.public_id)]  # the new one is not
+    assert [row.key for row in worklist.rows] == [str(other.public_id), str(waits.public_id)]  # the new one is not
     assert worklist.columns == ["Days waiting", "Level wanted", "Referred by", "Priority", "Reservation"]
-    first, second = worklist.rows
+    second, first = worklist.rows
     level = waits.get_requested_level_display()
     assert first.cells == [
-        "5 days", level, "Hospital", "2", "Bed 101-A from March 10, 2027, held until March 11, 2027, 8 a.m."
+        "5 days", level, "Hospital", "4", "Bed 101-A from March 10, 2027, held until March 11, 2027, 8 a.m."
     ]  # fmt: skip
     assert second.cells == ["0 days", level, "Hospital", "3", "none"]
     assert [a.label for a in first.actions] == ["Admit to the bed"]
@@ -221,8 +221,7 @@ def test_not_contacted_lists_the_late_referrals_with_what_the_call_needs(client,
     assert [row.key for row in worklist.rows] == [str(stale.public_id)]
     row = worklist.rows[0]
     assert row.patient is None and row.person == "Nia Stale"
-    assert row.cells == ["March 7, 2027", "3 days", "Hospital · Mercy Hospital", stale.phone, "never",
-                         "marcus.clinician"]  # fmt: skip
+    assert row.cells == ["March 7, 2027", "3 days", "Hospital · Mercy Hospital", stale.phone, "never"]
     assert [a.label for a in row.actions] == ["Record contact"]
     # Not a patient yet: named, without a chart link.
     assert 'Nia Stale <span class="quiet">not registered yet</span>' in response.content.decode()
