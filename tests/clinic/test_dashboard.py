@@ -55,14 +55,15 @@ def test_every_figure_links_to_a_list_of_exactly_that_many_rows(staff_client):
     assert any(figure.value for figure in board.figures), "the demo clinic should give non-zero figures"
 
 
-# The figures of a clinical shift (issue 12). Not yet here: the reminders' delivery health and the UR
-# figures, which still open stock lists.
+# The figures of a clinical shift (issue 12), and the reminders' delivery. Not yet here: the UR figures, which
+# still open stock lists.
 SHIFT_FIGURES = {
     "Admissions this week", "Discharges this week", "Stays nearing planned discharge or program maximum",
     "Due a step-down decision", "Aftercare check-ins due", "Aftercare check-ins missed", "Open follow-up items",
     "Today's sessions", "Sessions awaiting attendance", "IOP below weekly minimum, scheduled this week",
     "IOP below weekly minimum, attended last week", "Consecutive absences",
     "Waiting for admission", "Reservations expiring in 48 h", "Referrals not contacted in 2 days",
+    "Reminders sent today", "Reminders late", "Reminders failed",
 }  # fmt: skip
 # A stock changelist: /admin/<app>/<model>/, with or without a query.
 STOCK_CHANGELIST = re.compile(r"^/admin/\w+/\w+/(\?.*)?$")

@@ -15,7 +15,8 @@ from clinic import clock
 from clinic.access import Role
 from programs import services as journey
 from programs.models import AftercareCheckIn, Placement
-from reminders.models import FollowUpItem
+from reminders import services as reminders
+from reminders.models import FollowUpItem, Reminder
 from scheduling import services as schedule
 from scheduling.models import Booking, Session, SessionKind
 from tests.e2e.test_bed_board import _check_page, _fits, _log_in
@@ -373,3 +374,19 @@ def test_record_contact_from_the_not_contacted_worklist(page, screenshot, shift)
     expect(page.locator(f'tr[data-row="{referral.public_id}"]')).to_have_count(0)
     referral.refresh_from_db()
     assert referral.status == "screening" and referral.contacted_at is not None
+
+
+def test_open_the_chart_from_the_failed_reminders_worklist(page, screenshot, shift):
+    checkins = AftercareCheckIn.objects.filter(plan__patient=shift["former"].patient, due_on__gt=shift["today"])
+    reminders.plan_for(target="checkin", ids=list(checkins.values_list("pk", flat=True)))
+    failed = Reminder.objects.filter(patient=shift["former"].patient).order_by("id").first()
+    Reminder.objects.filter(pk=failed.pk).update(status="failed", status_reason="provider_rejected", attempts=3)
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "reminders-failed")
+
+    row = page.locator(f'tr[data-row="{failed.pk}"]')
+    expect(row).to_contain_text("Failed: The provider refused the message")
+    _check_page(page, screenshot, "worklist-reminders-failed")
+
+    row.locator("text=Open chart").click()
+    page.wait_for_url(f"**/patients/patient/{shift['former'].patient_id}/change/")
