@@ -19,13 +19,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 
-from admissions import selectors, services
+from admissions import admin_worklists, selectors, services
 from admissions.models import Referral, ReferralSource, ReferralStatus, Reservation, ReservationStatus
 from clinic import access, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditCategory
 from patients.models import Patient
+from programs.admin_workflows import _next_url
 from programs.models import Bed, Program
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -130,6 +131,14 @@ class ReserveForm(ActionForm):
         ).order_by("label")
 
 
+class ExtendForm(ActionForm):
+    expires_at = forms.DateTimeField(
+        label="New expiry",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Not admitted by then, the reservation lapses (your local time).",
+    )
+
+
 class AdmitForm(ActionForm):
     admitted_on = forms.DateField(widget=DATE, required=False, help_text="Empty: the reserved day.")
 
@@ -172,6 +181,11 @@ def _admit(reservation, data, user) -> str:
     return f"Admitted to {stay.program.name} on {localtime.day(stay.start_on)}."
 
 
+def _extend(reservation, data, user) -> str:
+    extended = services.extend_reservation(reservation=reservation, by=user, **data)
+    return f"Reservation extended until {localtime.when(extended.expires_at, extended.program.time_zone)}."
+
+
 def _cancel(reservation, data, user) -> str:
     services.cancel_reservation(reservation=reservation, by=user, **data)
     return "Reservation cancelled; the patient stays on the waitlist."
@@ -179,7 +193,14 @@ def _cancel(reservation, data, user) -> str:
 
 # slug: (title, form, permission, run, statuses it applies to)
 REFERRAL_STEPS = {
-    "screen": ("Start screening", ActionForm, "admissions.change_referral", _screen, {ReferralStatus.NEW}),
+    # Starting the screening is the first contact with the person (it records when).
+    "screen": (
+        "Record contact, start screening",
+        ActionForm,
+        "admissions.change_referral",
+        _screen,
+        {ReferralStatus.NEW},
+    ),
     "accept": ("Accept onto the waitlist", AcceptForm, "admissions.change_referral", _accept, {"screening"}),
     "close": ("Close the referral", CloseForm, "admissions.change_referral", _close, {"new", "screening", "accepted"}),
     "priority": ("Change the priority", PriorityForm, "admissions.change_referral", _priority, {"accepted"}),
@@ -187,6 +208,7 @@ REFERRAL_STEPS = {
 }
 RESERVATION_STEPS = {
     "admit": ("Admit the reserved patient", AdmitForm, "programs.add_placement", _admit, {ReservationStatus.HELD}),
+    "extend": ("Extend the reservation", ExtendForm, "admissions.change_reservation", _extend, {"held"}),
     "cancel": ("Cancel the reservation", ReasonForm, "admissions.change_reservation", _cancel, {"held"}),
 }
 
@@ -213,7 +235,7 @@ def _step_links(obj, steps, user) -> str:
 
 def _step_view(model_admin, steps):
     opts = model_admin.model._meta
-    back = f"admin:admissions_{opts.model_name}_changelist"
+    changelist = f"admin:admissions_{opts.model_name}_changelist"
 
     def view(request: HttpRequest, object_id: str | None = None, slug: str = "add") -> HttpResponse:
         if slug == "add":
@@ -228,6 +250,8 @@ def _step_view(model_admin, steps):
                 raise Http404("Not found.")
         if not request.user.has_perm(permission):
             raise PermissionDenied
+        # Back where the step was started: a worklist (its ?next=) or else the stock list.
+        back = _next_url(request) or reverse(changelist)
         initial = {"referred_on": clock.today(), "start_on": clock.today()}
         data = request.POST if request.method == "POST" else None
         form = form_class(data, initial=initial, user=request.user, subject=subject)
@@ -273,6 +297,7 @@ class ReferralAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     def get_urls(self):
         view = _step_view(self, REFERRAL_STEPS)
         return [
+            *admin_worklists.referral_worklist_urls(self),  # before the stock "<path:object_id>/" pages
             path("record/", view, name="admissions_referral_record"),
             path("<path:object_id>/step/<slug:slug>/", view, name="admissions_referral_step"),
             *super().get_urls(),
@@ -307,6 +332,7 @@ class ReservationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     def get_urls(self):
         view = _step_view(self, RESERVATION_STEPS)
         return [
+            *admin_worklists.reservation_worklist_urls(self),
             path("<path:object_id>/step/<slug:slug>/", view, name="admissions_reservation_step"),
             *super().get_urls(),
         ]

@@ -1,12 +1,17 @@
-"""The waitlist worklist on the admin's front page (registered with ``clinic.dashboard.register_figures``)."""
+"""The waitlist figures on the admin's front page (registered with ``clinic.dashboard.register_figures``).
+
+Each opens its worklist (``admissions.admin_worklists``), not the stock referral or reservation list.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.urls import reverse
+
 from admissions import selectors
 from clinic import clock
-from clinic.dashboard import Figure, _changelist
+from clinic.dashboard import Figure
 from programs.models import Program
 
 
@@ -16,17 +21,17 @@ def figures(*, user, sites, today: dt.date) -> list[Figure]:
     expiring = selectors.reservations_expiring(now=now, sites=sites).count()
     not_contacted = selectors.referrals_not_contacted(now=now, sites=sites).count()
     return [
-        Figure("Waiting for admission", waiting, _changelist("admissions", "referral", worklist="waiting")),
+        Figure("Waiting for admission", waiting, reverse("admin:admissions_worklist_waiting")),
         Figure(
             "Reservations expiring in 48 h",
             expiring,
-            _changelist("admissions", "reservation", worklist="expiring"),
+            reverse("admin:admissions_worklist_expiring"),
             "warn" if expiring else "",
         ),
         Figure(
             "Referrals not contacted in 2 days",
             not_contacted,
-            _changelist("admissions", "referral", worklist="not_contacted"),
+            reverse("admin:admissions_worklist_not_contacted"),
             "warn" if not_contacted else "",
         ),
     ]

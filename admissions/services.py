@@ -426,6 +426,37 @@ def cancel_reservation(*, reservation: Reservation, reason: str, by: AbstractBas
         return reservation
 
 
+def extend_reservation(*, reservation: Reservation, expires_at: dt.datetime, by: AbstractBaseUser) -> Reservation:
+    """Hold the bed or seat longer: a later expiry for a reservation still held (before its planned end)."""
+    with transaction.atomic():
+        reservation = (
+            Reservation.objects.select_for_update(of=("self",)).select_related("program").get(pk=reservation.pk)
+        )
+        zone = reservation.program.time_zone
+        if reservation.status != ReservationStatus.HELD:
+            raise ReservationNotHeld(
+                f"This reservation is {reservation.get_status_display().lower()}; it holds nothing to extend."
+            )
+        if reservation.expires_at <= clock.now():
+            raise ReservationLapsed(
+                f"This reservation expired at {localtime.when(reservation.expires_at, zone)}; the bed is no longer "
+                "held: reserve it again."
+            )
+        if expires_at <= reservation.expires_at:
+            raise InvalidInput(
+                f"Choose an expiry after the current one ({localtime.when(reservation.expires_at, zone)}).",
+                field="expires_at",
+            )
+        if reservation.planned_end_on and localtime.local_date(expires_at, zone) >= reservation.planned_end_on:
+            raise InvalidInput(
+                f"The reservation ends on {localtime.day(reservation.planned_end_on)}: choose an expiry before then.",
+                field="expires_at",
+            )
+        reservation.expires_at = expires_at
+        reservation.save(update_fields=["expires_at", "updated_at"])
+        return reservation
+
+
 def admit_reservation(
     *, reservation: Reservation, admitted_by: AbstractBaseUser, admitted_on: dt.date | None = None
 ) -> Placement:

@@ -50,7 +50,6 @@ def build(*, user, today: dt.date) -> Dashboard:
 
     for row in selectors.census(on=today, sites=sites):
         program = row.program
-        model = "residentialstay" if program.is_residential else "iopenrollment"
         board.census.append(
             {
                 "program": program,
@@ -58,11 +57,11 @@ def build(*, user, today: dt.date) -> Dashboard:
                 "beds_occupied": row.beds_occupied,
                 "beds_in_service": row.beds_in_service,
                 "occupancy": row.occupancy_percent,
-                "url": _changelist("programs", model, program__id__exact=program.pk, worklist="active"),
-                # The census card of a residential program opens its bed board (issue 12).
-                "board_url": reverse("admin:programs_bed_board_program", args=[program.public_id])
+                # The census card opens the program's own list (issue 12): a residential program's bed
+                # board, an IOP program's roster; no stock changelist.
+                "url": reverse("admin:programs_bed_board_program", args=[program.public_id])
                 if program.is_residential
-                else "",
+                else reverse("admin:programs_worklist_iop_roster", args=[program.public_id]),
             }
         )
 

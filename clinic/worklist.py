@@ -22,6 +22,13 @@ def days(n: int) -> str:
     return f"{n} day" if abs(n) == 1 else f"{n} days"
 
 
+def staff_name(user) -> str:
+    """A colleague as staff know them: their full name, the username only when no name is recorded."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
 @dataclass
 class Flag:
     text: str
@@ -48,6 +55,8 @@ class Row:
     actions: list[Action] = field(default_factory=list)
     key: str = ""  # a stable id for the row (data-row), for tests and scripts
     counted: bool = True  # counted by the dashboard figure that opens the list (extra rows are context)
+    # A person who is not (yet) a patient, such as a new referral: named without a chart link or MRN.
+    person: str = ""
 
     def label(self, columns: list[str]) -> None:
         self.labelled = list(zip(columns, self.cells, strict=True))
@@ -63,6 +72,7 @@ class Worklist:
     empty: str = "Nothing on this list right now."
     tabs: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, url, current)
     per_patient: bool = True  # False: a row is not a patient (a session); no Patient column, no patient audited
+    show_program: bool = True  # False: one program's list (named in the title); no Program column
 
     @property
     def counted(self) -> int:

@@ -6,6 +6,7 @@ from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
 from programs.admin import WorklistFilter
 from reminders import selectors, services
+from reminders.admin_worklists import reminder_worklist_urls
 from reminders.dashboard import start_of_today
 from reminders.forms import SiteMessagingProfileForm
 from reminders.models import FollowUpItem, PushDevice, Reminder, SiteMessagingProfile, SmsOptOut
@@ -35,6 +36,10 @@ class ReminderAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     date_hierarchy = "due_at"
     list_select_related = ["patient"]
     readonly_fields = [f.name for f in Reminder._meta.fields]
+
+    def get_urls(self):
+        # The delivery worklist the dashboard's reminder figures open (issue 12).
+        return [*reminder_worklist_urls(self), *super().get_urls()]
 
 
 @admin.register(PushDevice)

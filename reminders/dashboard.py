@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
 from django.urls import reverse
 from django.utils import timezone
@@ -14,8 +13,8 @@ from reminders import selectors
 from reminders.models import FollowUpItem
 
 
-def _changelist(model: str, **params) -> str:
-    return f"{reverse(f'admin:reminders_{model}_changelist')}?{urlencode(params)}"
+def _worklist(which: str) -> str:
+    return reverse("admin:reminders_worklist", args=[which])
 
 
 def start_of_today() -> dt.datetime:
@@ -43,18 +42,18 @@ def figures(*, user, sites, today: dt.date) -> list[Figure]:
         sent = selectors.reminders_sent_since(since=start_of_today(), sites=sites).count()
         failed = selectors.reminders_failed(now=now, sites=sites).count()
         result += [
-            Figure("Reminders sent today", sent, _changelist("reminder", worklist="sent_today")),
+            Figure("Reminders sent today", sent, _worklist("sent-today")),
             Figure(
                 "Reminders late",
                 late,
-                _changelist("reminder", worklist="late"),
+                _worklist("late"),
                 "warn" if late else "",
                 "due over 10 minutes ago: is a worker down?",
             ),
             Figure(
                 "Reminders failed",
                 failed,
-                _changelist("reminder", worklist="failed"),
+                _worklist("failed"),
                 "warn" if failed else "",
                 "last 7 days",
             ),

@@ -8,17 +8,11 @@ from clinic import audit, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
+from clinic.worklist import staff_name
 from programs.admin import WorklistFilter
 from scheduling import admin_views, selectors, services
 from scheduling.admin_session_worklists import session_worklist_urls
 from scheduling.models import AttendanceRecord, Booking, CalendarFeed, Closure, Session, SessionSeries
-
-
-def staff_name(user) -> str:
-    """A colleague as staff know them: their full name, the username only when no name is recorded."""
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
 
 
 class ServiceAddAdmin(admin.ModelAdmin):

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, render
+from clinic.worklist import Action, Flag, Row, Worklist, render, staff_name
 from scheduling import selectors
 from scheduling.admin_views import TAKE_ATTENDANCE
 
@@ -36,10 +36,6 @@ LISTS = {
         "Every started session has its attendance recorded.",
     ),
 }
-
-
-def _staff_name(user) -> str:
-    return "" if user is None else (user.get_full_name() or user.get_username())
 
 
 def sessions_worklist(request: HttpRequest, which: str) -> Worklist:
@@ -64,7 +60,7 @@ def sessions_worklist(request: HttpRequest, which: str) -> Worklist:
                 cells=[
                     localtime.when(session.starts_at, program.time_zone, with_date=which != "today"),
                     session.series.name,
-                    _staff_name(session.facilitator) or "—",
+                    staff_name(session.facilitator) or "—",
                     str(session.booked_count),
                     str(session.attended_count) if session.recorded_count else "not recorded",
                 ],

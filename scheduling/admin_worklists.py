@@ -10,7 +10,6 @@ queries.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,14 +25,14 @@ from django.utils.formats import time_format
 from clinic import access, audit, clock, localtime
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Flag, Row, Worklist, action_for, day, days, render
-from programs.admin_workflows import _next_url
-from programs.models import Placement, PlacementKind
+from clinic.worklist import Action, Flag, Row, Worklist, action_for, day, days, render, staff_name
+from programs.admin_workflows import _next_url, workflow_links
+from programs.models import Placement, PlacementKind, Program
 from reminders import selectors as follow_up_selectors
 from reminders import services as follow_ups
 from reminders.models import FollowUpItem
 from scheduling import selectors, services
-from scheduling.models import Attendance, Booking, Session
+from scheduling.models import Attendance, Booking, Session, SessionSeries
 
 VIEW_ENROLLMENTS = "programs.view_iopenrollment"
 BOOK = "scheduling.add_booking"
@@ -50,10 +49,9 @@ def _hours(value) -> str:
     return f"{value.normalize():f} h"
 
 
-def when(moment: dt.datetime, zone: str) -> str:
-    """A session's start in its program's local time, in the locale's formats, with the zone."""
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{day(local.date())}, {time_format(local.time())} {local:%Z}"
+# A session's start in its program's local time, in the locale's format, with the zone only when it is not
+# the user's (one rule for every staff page, clinic.localtime).
+when = localtime.when
 
 
 # --- Below the weekly minimum ----------------------------------------------------------------------
@@ -113,6 +111,95 @@ def below_minimum_worklist(request: HttpRequest, basis: str) -> Worklist:
             (BASES[basis][0], back, True),
             (BASES[other][0], reverse("admin:programs_worklist_below_minimum", args=[other]), False),
         ],
+    )
+
+
+# --- IOP roster (the census card of an IOP program) -------------------------------------------------
+
+
+def roster_url(program: Program) -> str:
+    return reverse("admin:programs_worklist_iop_roster", args=[program.public_id])
+
+
+def _track(series: list[SessionSeries]) -> str:
+    return ", ".join(f"{one.name} {time_format(one.start_time)}" for one in series) or "—"
+
+
+def _next_session(session: Session | None, zone: str) -> str:
+    if session is None:
+        return "none booked"
+    return f"{when(session.starts_at, zone)} · {session.series.name} · {staff_name(session.facilitator)}"
+
+
+def iop_roster_worklist(request: HttpRequest, program_id) -> Worklist:
+    """Everyone enrolled in an IOP program on its local today: the day of the enrollment, this week's hours
+    against the band (the below-minimum lists' own computation), the next session, and the actions."""
+    program = (
+        access.visible_programs(request.user)
+        .filter(public_id=program_id, is_active=True)
+        .select_related("site")
+        .first()
+    )
+    if program is None or program.is_residential:
+        raise Http404("No such IOP program at your sites.")
+    today = clock.local_today(program.time_zone)
+    enrollments = list(
+        Placement.objects.on(today)
+        .filter(program=program, kind=PlacementKind.IOP)
+        .select_related("patient", "program__site")
+        .order_by("patient__legal_last_name", "patient__legal_first_name", "id")
+    )
+    weeks = {week.enrollment.pk: week for week in selectors.weekly_hours(enrollments=enrollments)}
+    upcoming = selectors.next_sessions(enrollments=enrollments)
+    track = _track(list(selectors.track_series(program=program, on=today)))
+    back = roster_url(program)
+    may_book = request.user.has_perm(BOOK)
+    rows = []
+    for enrollment in enrollments:
+        week = weeks[enrollment.pk]
+        flags = []
+        if week.partial_week:
+            flags.append(Flag("Partial week", ""))
+        elif week.below_minimum_scheduled:
+            flags.append(Flag(f"Below the band by {_hours(week.minimum_hours - week.scheduled_hours)}"))
+        if week.above_maximum:
+            flags.append(Flag("Above the band"))
+        links = workflow_links(
+            patient_id=enrollment.patient_id, user=request.user, back=back,
+            slugs=[("Step up", "step-up"), ("Discharge", "discharge")],
+        )  # fmt: skip
+        book_url = reverse("admin:programs_enrollment_book", args=[enrollment.public_id])
+        rows.append(
+            Row(
+                patient=enrollment.patient,
+                program=program,
+                cells=[
+                    f"Day {(today - enrollment.start_on).days + 1}",
+                    track,
+                    _hours(week.scheduled_hours),
+                    _hours(week.attended_hours),
+                    f"{_hours(week.minimum_hours)} to {_hours(week.maximum_hours)}"
+                    + (" (adolescent)" if week.adolescent else ""),
+                    _next_session(upcoming.get(enrollment.pk), program.time_zone),
+                ],
+                flags=flags,
+                actions=[
+                    *(Action(label, url) for label, url in links),
+                    *action_for(may_book, "Book a session", book_url, back=back),
+                ],
+                key=str(enrollment.public_id),
+            )
+        )
+    monday = selectors.week_start(today)
+    return Worklist(
+        slug="iop-roster",
+        title=f"IOP roster · {program.name}",
+        intro=f"Everyone enrolled in {program.name} on {day(today)}, with the hours scheduled and attended this "
+        f"week ({day(monday)} to {day(monday + dt.timedelta(days=6))}) against the program's weekly band.",
+        columns=["Enrollment", "Track", "Scheduled this week", "Attended this week", "Band", "Next session"],
+        rows=rows,
+        empty=f"Nobody is enrolled in {program.name} today.",
+        show_program=False,  # one program, named in the title: its column would only take a tablet's width
     )
 
 
@@ -400,6 +487,11 @@ def enrollment_worklist_urls(model_admin: admin.ModelAdmin) -> list:
             "worklist/missed-sessions/",
             _list_view(model_admin, lambda request: missed_sessions_worklist(request)),
             name="programs_worklist_missed_sessions",
+        ),
+        path(
+            "worklist/roster/<uuid:program_id>/",
+            _list_view(model_admin, iop_roster_worklist),
+            name="programs_worklist_iop_roster",
         ),
         path("<uuid:enrollment_id>/book/", book_view(model_admin), name="programs_enrollment_book"),
     ]

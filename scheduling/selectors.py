@@ -22,6 +22,7 @@ from scheduling.models import (
     CalendarFeed,
     CancelReason,
     Session,
+    SessionSeries,
     SessionStatus,
 )
 from scheduling.services import hash_token, local_today
@@ -308,6 +309,31 @@ def iop_below_minimum(
     week, or ``weeks_back`` weeks before it), full weeks only, as a queryset."""
     flagged = below_minimum(basis=basis, week_of=week_of, programs=programs, weeks_back=weeks_back)
     return Placement.objects.filter(pk__in=[w.enrollment.pk for w in flagged])
+
+
+def next_sessions(*, enrollments: Iterable[Placement], now: dt.datetime | None = None) -> dict[int, Session]:
+    """Each enrollment's next booked session not yet started (with its series and facilitator), in one query."""
+    ids = [enrollment.pk for enrollment in enrollments]
+    if not ids:
+        return {}
+    bookings = (
+        Booking.objects.active()
+        .filter(placement_id__in=ids, session__status=SessionStatus.SCHEDULED)
+        .filter(session__starts_at__gt=now or clock.now())
+        .select_related("session__series", "session__facilitator")
+        .order_by("placement_id", "session__starts_at", "session_id")
+        .distinct("placement_id")
+    )
+    return {booking.placement_id: booking.session for booking in bookings}
+
+
+def track_series(*, program: Program, on: dt.date) -> QuerySet[SessionSeries]:
+    """The program's track: the series everyone enrolled is booked into, running on ``on``."""
+    return (
+        SessionSeries.objects.filter(program=program, books_enrolled=True, starts_on__lte=on)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .order_by("start_time", "name", "id")
+    )
 
 
 def iop_consecutive_absences(*, programs=None, n: int = ABSENCE_RUN) -> QuerySet[Placement]:

@@ -40,7 +40,8 @@ def test_the_pipeline_in_the_panel(client, front_desk, site_clinician, residenti
     assert client.get(_step("referral", referral, "screen")).status_code == 403  # a clinical decision
 
     client.force_login(site_clinician)
-    assert "Start screening" in client.get(reverse("admin:admissions_referral_changelist")).content.decode()
+    listing = client.get(reverse("admin:admissions_referral_changelist")).content.decode()
+    assert "Record contact, start screening" in listing
     assert client.post(_step("referral", referral, "screen"), {}).status_code == 302
     accepted = client.post(_step("referral", referral, "accept"), {"reason": "Meets criteria", "mrn": "MRN-88"})
     assert accepted.status_code == 302, accepted.context["form"].errors
@@ -96,7 +97,7 @@ def test_the_worklist_figures_match_their_lists(client, site_clinician, refer, b
     client.force_login(site_clinician)
     for label in ("Waiting for admission", "Reservations expiring in 48 h", "Referrals not contacted in 2 days"):
         page = client.get(figures[label].url)
-        assert page.context["cl"].result_count == figures[label].value, label
+        assert page.context["worklist"].counted == figures[label].value, label
 
 
 def test_the_dashboard_chart_runs_14_days_into_the_forecast(

@@ -1,10 +1,13 @@
 """The admin's front page: figures for today, each equal to the list it links to."""
 
 import datetime as dt
+import html
+import re
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.text import slugify
 
 from clinic.access import Role
 from programs import services
@@ -35,6 +38,8 @@ def _listed(client, url: str) -> int:
     assert response.status_code == 200, url
     if "worklist" in response.context and "cl" not in response.context:
         return response.context["worklist"].counted  # a worklist page (issue 12)
+    if "summary" in response.context:
+        return response.context["summary"]["occupied"]  # a residential program's bed board (issue 12)
     return response.context["cl"].result_count
 
 
@@ -50,14 +55,19 @@ def test_every_figure_links_to_a_list_of_exactly_that_many_rows(staff_client):
     assert any(figure.value for figure in board.figures), "the demo clinic should give non-zero figures"
 
 
-# The figures of a clinical shift (issue 12). Not yet here: "Waiting for admission" (the admissions app)
-# and the reminders' delivery health, which still open stock lists.
+# The figures of a clinical shift (issue 12), and the reminders' delivery. Not yet here: the UR figures, which
+# still open stock lists.
 SHIFT_FIGURES = {
     "Admissions this week", "Discharges this week", "Stays nearing planned discharge or program maximum",
     "Due a step-down decision", "Aftercare check-ins due", "Aftercare check-ins missed", "Open follow-up items",
     "Today's sessions", "Sessions awaiting attendance", "IOP below weekly minimum, scheduled this week",
     "IOP below weekly minimum, attended last week", "Consecutive absences",
+    "Waiting for admission", "Reservations expiring in 48 h", "Referrals not contacted in 2 days",
+    "Reminders sent today", "Reminders late", "Reminders failed",
 }  # fmt: skip
+# A stock changelist: /admin/<app>/<model>/, with or without a query.
+STOCK_CHANGELIST = re.compile(r"^/admin/\w+/\w+/(\?.*)?$")
+CARD = re.compile(r'<a class="card[^"]*" href="([^"]*)" data-figure="([^"]*)"')
 
 
 def test_a_shift_figure_opens_a_worklist_not_a_stock_list(staff_client):
@@ -68,6 +78,21 @@ def test_a_shift_figure_opens_a_worklist_not_a_stock_list(staff_client):
     for figure in shift:
         response = staff_client.get(figure.url)
         assert "worklist" in response.context and "cl" not in response.context, figure.label
+
+
+def test_no_shift_figure_or_census_card_links_to_a_stock_changelist(staff_client):
+    page = staff_client.get(reverse("admin:index"))
+    board = page.context["dashboard"]
+
+    links = {figure: html.unescape(href) for href, figure in CARD.findall(page.content.decode())}
+    census = {f"census-{row['program'].pk}" for row in board.census}
+    shift = {slugify(label) for label in SHIFT_FIGURES}
+    assert census and census <= set(links) and shift <= set(links)
+    for figure in census | shift:
+        assert not STOCK_CHANGELIST.match(links[figure]), (figure, links[figure])
+    # The check itself tells a stock list from a worklist.
+    assert STOCK_CHANGELIST.match(reverse("admin:admissions_referral_changelist") + "?worklist=waiting")
+    assert not STOCK_CHANGELIST.match(reverse("admin:admissions_worklist_waiting"))
 
 
 def test_a_step_down_moves_the_patient_between_census_cards(staff_client, clinician, today):

@@ -4,15 +4,19 @@ works and comes back to the list. axe-core checks one list; every list is checke
 """
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
+from admissions import services as admissions
+from admissions.models import Referral
 from clinic import clock
 from clinic.access import Role
 from programs import services as journey
 from programs.models import AftercareCheckIn, Placement
-from reminders.models import FollowUpItem
+from reminders import services as reminders
+from reminders.models import FollowUpItem, Reminder
 from scheduling import services as schedule
 from scheduling.models import Booking, Session, SessionKind
 from tests.e2e.test_bed_board import _check_page, _fits, _log_in
@@ -242,3 +246,147 @@ def test_admissions_and_discharges_of_the_week_open_the_chart(page, screenshot, 
 
     row.locator("text=Open chart").click()
     page.wait_for_url(f"**/patients/patient/{newcomer.pk}/change/")
+
+
+# --- The IOP roster and the admissions worklists -----------------------------------------------------
+
+
+def _waitlisted(program, clinician, mrn: str, last: str):
+    """A referral screened and accepted onto ``program``'s waitlist (the person registered as ``mrn``)."""
+    referral = admissions.create_referral(
+        program=program, source="hospital", referred_on=clock.local_today(program.time_zone), created_by=clinician,
+        first_name="Nia", last_name=last, date_of_birth=dt.date(1990, 2, 3), referrer_name="Mercy Hospital",
+    )  # fmt: skip
+    admissions.start_screening(referral=referral, by=clinician)
+    return admissions.accept_referral(
+        referral=referral, by=clinician, reason="Meets criteria", mrn=mrn, confirm_new_person=True
+    )
+
+
+def _local_input(moment: dt.datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_book_a_session_from_the_iop_roster_its_census_card_opens(page, screenshot, shift):
+    _log_in(page, "dana.clinician")
+    page.goto("/admin/")
+    page.locator(f'[data-figure="census-{shift["iop"].pk}"]').click()
+
+    expect(page.locator("h1")).to_have_text("IOP roster · Riverside Evening IOP")
+    row = page.locator('tr[data-patient="E2E-ADA"]')
+    expect(row).to_contain_text("Day 15")
+    expect(row).to_contain_text("9 h to 19 h")
+    expect(row.locator("a.button")).to_have_text(["Step up", "Discharge", "Book a session"])
+    _check_page(page, screenshot, "worklist-iop-roster")  # axe-core, and no sideways scrolling
+
+    row.locator("text=Book a session").click()
+    page.select_option("#id_session", index=0)
+    page.click("input[type=submit][value=Book]")
+
+    expect(page.locator(".messagelist")).to_contain_text("Booked Ada Absent into Individual counselling")
+    expect(page.locator("h1")).to_have_text("IOP roster · Riverside Evening IOP")
+    booked = Booking.objects.active().filter(patient=shift["ada"], session__series__name="Individual counselling")
+    assert booked.count() == 1
+
+
+def test_reserve_a_bed_then_admit_from_the_waiting_worklist(page, screenshot, shift):
+    residential = shift["long_stay"].program
+    clinician = staff_member(role=Role.CLINICIAN, sites=[residential.site], username="ravi.clinician")
+    referral = _waitlisted(residential, clinician, "E2E-WAIT", "Waiting")
+    bed = BedFactory(program=residential, label="E2E-FREE")
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "waiting-for-admission")
+
+    row = page.locator('tr[data-patient="E2E-WAIT"]')
+    expect(row).to_contain_text("Hospital · Mercy Hospital")
+    _check_page(page, screenshot, "worklist-admissions-waiting")
+
+    row.locator("text=Reserve a bed").click()
+    page.select_option("#id_bed", value=str(bed.pk))
+    page.fill("#id_start_on", shift["today"].isoformat())
+    page.fill("#id_expires_at", _local_input(clock.now() + D(days=2), residential.time_zone))
+    page.click("input[type=submit][value='Reserve a bed or seat']")
+
+    expect(page.locator(".messagelist")).to_contain_text("Reserved")
+    expect(page.locator("h1")).to_have_text("Waiting for admission")
+    row = page.locator('tr[data-patient="E2E-WAIT"]')
+    expect(row).to_contain_text("Bed E2E-FREE")
+    row.locator("text=Admit to the bed").click()
+    page.click("input[type=submit][value='Admit the reserved patient']")
+
+    expect(page.locator(".messagelist")).to_contain_text("Admitted to Riverside Residential")
+    expect(page.locator('tr[data-patient="E2E-WAIT"]')).to_have_count(0)
+    assert Placement.objects.get(bed=bed).patient == referral.patient
+
+
+def test_extend_a_reservation_from_the_expiring_worklist(page, screenshot, shift):
+    residential = shift["long_stay"].program
+    clinician = staff_member(role=Role.CLINICIAN, sites=[residential.site], username="ravi.clinician")
+    referral = _waitlisted(residential, clinician, "E2E-HOLD", "Holding")
+    reservation = admissions.reserve(
+        referral=referral, bed=BedFactory(program=residential, label="E2E-HELD"), start_on=shift["today"],
+        expires_at=clock.now() + D(hours=20), reserved_by=clinician,
+    )  # fmt: skip
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "reservations-expiring-in-48-h")
+
+    row = page.locator('tr[data-patient="E2E-HOLD"]')
+    expect(row).to_contain_text("Bed E2E-HELD")
+    expect(row.locator("a.button")).to_have_text(["Extend", "Release"])
+    _check_page(page, screenshot, "worklist-reservations-expiring")
+
+    new_expiry = clock.now() + D(days=4)
+    row.locator("text=Extend").click()
+    page.fill("#id_expires_at", _local_input(new_expiry, residential.time_zone))
+    page.click("input[type=submit][value='Extend the reservation']")
+
+    expect(page.locator(".messagelist")).to_contain_text("Reservation extended until")
+    expect(page.locator("h1")).to_have_text("Reservations expiring in 48 h")
+    expect(page.locator('tr[data-patient="E2E-HOLD"]')).to_have_count(0)
+    reservation.refresh_from_db()
+    assert reservation.expires_at > clock.now() + D(days=3)
+
+
+def test_record_contact_from_the_not_contacted_worklist(page, screenshot, shift):
+    residential = shift["long_stay"].program
+    clinician = staff_member(role=Role.CLINICIAN, sites=[residential.site], username="ravi.clinician")
+    referral = admissions.create_referral(
+        program=residential, source="family", referred_on=shift["today"] - D(days=3), created_by=clinician,
+        first_name="Lee", last_name="Uncalled", phone="+1 212 555 0147",
+    )  # fmt: skip
+    Referral.objects.filter(pk=referral.pk).update(created_at=clock.now() - D(days=3))
+    _log_in(page, "lena.frontdesk")
+    _open_figure(page, "referrals-not-contacted-in-2-days")
+    expect(page.locator(f'tr[data-row="{referral.public_id}"]')).to_contain_text("Lee Uncalled")
+    expect(page.locator("#worklist a.button")).to_have_count(0)  # front desk calls; screening is clinical
+    page.context.clear_cookies()
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "referrals-not-contacted-in-2-days")
+
+    row = page.locator(f'tr[data-row="{referral.public_id}"]')
+    expect(row).to_contain_text("not registered yet")
+    _check_page(page, screenshot, "worklist-referrals-not-contacted")
+
+    row.locator("text=Record contact").click()
+    page.click("input[type=submit][value='Record contact, start screening']")
+
+    expect(page.locator(".messagelist")).to_contain_text("Screening started")
+    expect(page.locator(f'tr[data-row="{referral.public_id}"]')).to_have_count(0)
+    referral.refresh_from_db()
+    assert referral.status == "screening" and referral.contacted_at is not None
+
+
+def test_open_the_chart_from_the_failed_reminders_worklist(page, screenshot, shift):
+    checkins = AftercareCheckIn.objects.filter(plan__patient=shift["former"].patient, due_on__gt=shift["today"])
+    reminders.plan_for(target="checkin", ids=list(checkins.values_list("pk", flat=True)))
+    failed = Reminder.objects.filter(patient=shift["former"].patient).order_by("id").first()
+    Reminder.objects.filter(pk=failed.pk).update(status="failed", status_reason="provider_rejected", attempts=3)
+    _log_in(page, "dana.clinician")
+    _open_figure(page, "reminders-failed")
+
+    row = page.locator(f'tr[data-row="{failed.pk}"]')
+    expect(row).to_contain_text("Failed: The provider refused the message")
+    _check_page(page, screenshot, "worklist-reminders-failed")
+
+    row.locator("text=Open chart").click()
+    page.wait_for_url(f"**/patients/patient/{shift['former'].patient_id}/change/")

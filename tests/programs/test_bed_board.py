@@ -280,13 +280,13 @@ def test_a_workflow_never_sends_the_user_off_site(client, site_clinician, iop, w
     assert response["Location"] == reverse("admin:patients_patient_change", args=[patient.pk])
 
 
-def test_the_residential_census_card_opens_its_bed_board(client, site_clinician, residential, iop, ward):
+def test_the_census_cards_open_the_bed_board_and_the_iop_roster(client, site_clinician, residential, iop, ward):
     client.force_login(site_clinician)
 
     census = {row["program"]: row for row in client.get(reverse("admin:index")).context["dashboard"].census}
 
-    assert census[residential]["board_url"] == reverse("admin:programs_bed_board_program", args=[residential.public_id])
-    assert census[iop]["board_url"] == ""
+    assert census[residential]["url"] == reverse("admin:programs_bed_board_program", args=[residential.public_id])
+    assert census[iop]["url"] == reverse("admin:programs_worklist_iop_roster", args=[iop.public_id])
 
 
 def test_local_today_helper_matches_the_zone():

@@ -7,6 +7,7 @@ import time_machine
 from django.urls import reverse
 
 from clinic.access import Role
+from clinic.localtime import SESSION_KEY
 from clinic.models import AuditEvent
 from programs import services as journey
 from reminders.models import FollowUpItem
@@ -116,7 +117,7 @@ def test_booking_a_session_from_the_list_adds_its_hours(client, site_clinician, 
     assert choices and all(s.series.name == "Individual counselling" for s in choices)
     tuesday = choices[0]
     assert tuesday.local_date == TODAY + D(days=1)
-    label = "Dec. 8, 2026, 10 a.m. EST · Individual counselling · 1 seat(s) free"
+    label = "Dec. 8, 2026, 10 a.m. · Individual counselling · 1 seat(s) free"  # the user's zone: none shown
     assert label in client.get(action.url).content.decode()
 
     response = client.post(action.url, {"session": tuesday.pk})
@@ -161,6 +162,17 @@ def test_front_desk_books_sessions_too(client, front_desk, clinic):
     assert all([a.label for a in row.actions] == ["Book a session"] for row in rows.values())
 
 
+def test_session_times_name_the_zone_only_for_a_user_reading_another_zone(client, site_clinician, clinic, patient):
+    client.force_login(site_clinician)
+    session = client.session
+    session[SESSION_KEY] = "America/Los_Angeles"  # a colleague who works on Pacific time
+    session.save()
+
+    alex = next(row for row in client.get(MISSED).context["worklist"].rows if row.patient == patient)
+
+    assert alex.cells == ["Dec. 2, 2026, 6 p.m. EST, Nov. 30, 2026, 6 p.m. EST"]
+
+
 def test_missed_sessions_show_the_dates_and_resolve_the_follow_up(client, site_clinician, clinic, patient):
     client.force_login(site_clinician)
 
@@ -168,12 +180,12 @@ def test_missed_sessions_show_the_dates_and_resolve_the_follow_up(client, site_c
 
     rows = {row.patient: row for row in worklist.rows}
     alex = rows[patient]
-    assert alex.cells == ["Dec. 2, 2026, 6 p.m. EST, Nov. 30, 2026, 6 p.m. EST"]
+    assert alex.cells == ["Dec. 2, 2026, 6 p.m., Nov. 30, 2026, 6 p.m."]
     assert [f.text for f in alex.flags] == ["2 in a row", "Follow-up open since Dec. 7, 2026"]
     assert [a.label for a in alex.actions] == ["Resolve"]
     # Sam's follow-up is still open though Sam came since: listed with the latest absences, not counted.
     sam = rows[clinic["sam"].patient]
-    assert sam.cells == ["Dec. 2, 2026, 6 p.m. EST, Nov. 25, 2026, 6 p.m. EST"]
+    assert sam.cells == ["Dec. 2, 2026, 6 p.m., Nov. 25, 2026, 6 p.m."]
     assert sam.flags[0].text == "Attended since" and not sam.counted
     assert worklist.counted == 1
 
@@ -342,3 +354,107 @@ def test_follow_ups_queries_stay_constant_as_the_list_grows(client, superuser, i
             FollowUpItem.objects.create(program=iop, patient=PatientFactory(), kind="help_requested", details="Call")
 
     assert_constant_queries(client, FOLLOW_UPS, fill, big=12)
+
+
+# --- IOP roster (the census card of an IOP program) --------------------------------------------------
+
+
+def roster(program) -> str:
+    return reverse("admin:programs_worklist_iop_roster", args=[program.public_id])
+
+
+@pytest.fixture
+def roster_clinic(clinic, iop, residential, bed, clinician, third_patient):
+    """Alex and Sam in the evening track since Nov. 16; a third patient enrolls tomorrow; a fourth is in a bed."""
+    journey.enroll_in_iop(patient=third_patient, program=iop, start_on=TODAY + D(days=1), enrolled_by=clinician)
+    journey.admit_to_residential(patient=PatientFactory(), bed=bed, admitted_on=TODAY, admitted_by=clinician)
+    return clinic
+
+
+def test_the_roster_lists_everyone_enrolled_today_with_the_weeks_hours_and_next_session(
+    client, site_clinician, roster_clinic, iop, patient
+):
+    client.force_login(site_clinician)
+
+    worklist = client.get(roster(iop)).context["worklist"]
+
+    alex, sam = roster_clinic["alex"], roster_clinic["sam"]
+    assert [row.key for row in worklist.rows] == [str(sam.public_id), str(alex.public_id)]  # Chen, Rivera
+    assert worklist.columns == ["Enrollment", "Track", "Scheduled this week", "Attended this week", "Band",
+                                "Next session"]  # fmt: skip
+    row = worklist.rows[1]
+    assert row.patient == patient
+    # Tonight's group, in the program's time (the user's own zone: none shown), led by Dana Ortiz by name.
+    assert row.cells == ["Day 22", "Evening process group 6 p.m.", "6 h", "0 h", "9 h to 19 h",
+                         "Dec. 7, 2026, 6 p.m. · Evening process group · Dana Ortiz"]  # fmt: skip
+    assert [f.text for f in row.flags] == ["Below the band by 3 h"]
+    assert [a.label for a in row.actions] == ["Step up", "Discharge", "Book a session"]
+    assert worklist.counted == 2
+
+
+def test_the_roster_agrees_with_the_census_card_that_opens_it(client, site_clinician, roster_clinic, iop):
+    client.force_login(site_clinician)
+
+    census = {row["program"]: row for row in client.get(reverse("admin:index")).context["dashboard"].census}
+
+    assert census[iop]["url"] == roster(iop)
+    assert client.get(roster(iop)).context["worklist"].counted == census[iop]["patients"] == 2
+
+
+def test_booking_from_the_roster_comes_back_with_the_hours(client, site_clinician, roster_clinic, iop):
+    client.force_login(site_clinician)
+    alex = roster_clinic["alex"]
+    book = _rows(client.get(roster(iop)))[str(alex.public_id)].actions[2]
+    tuesday = Session.objects.get(series__name="Individual counselling", local_date=TODAY + D(days=1))
+
+    response = client.post(book.url, {"session": tuesday.pk})
+
+    assert response.status_code == 302 and response["Location"] == roster(iop)
+    assert _rows(client.get(roster(iop)))[str(alex.public_id)].cells[2] == "7 h"
+
+
+def test_step_up_from_the_roster_returns_to_it(client, site_clinician, roster_clinic, iop, other_bed):
+    client.force_login(site_clinician)
+    alex = roster_clinic["alex"]
+    step_up = _rows(client.get(roster(iop)))[str(alex.public_id)].actions[0]
+
+    page = client.get(step_up.url)
+
+    assert page.status_code == 200 and f"next={roster(iop)}" in step_up.url
+
+
+def test_front_desk_sees_the_roster_and_books_but_gets_no_clinical_action(client, front_desk, roster_clinic, iop):
+    client.force_login(front_desk)
+    alex = roster_clinic["alex"]
+
+    rows = _rows(client.get(roster(iop)))
+    step_up = client.get(reverse("admin:patients_patient_workflow", args=[alex.patient_id, "step-up"]))
+
+    assert all([a.label for a in row.actions] == ["Book a session"] for row in rows.values())
+    assert step_up.status_code == 403
+
+
+def test_the_roster_is_scoped_audited_and_only_for_iop_programs(
+    client, site_clinician, colleague_elsewhere, roster_clinic, iop, residential, patient, other_patient
+):
+    client.force_login(colleague_elsewhere)
+    assert client.get(roster(iop)).status_code == 404
+    client.force_login(site_clinician)
+    assert client.get(roster(residential)).status_code == 404
+
+    client.get(roster(iop))
+
+    shown = AuditEvent.objects.filter(user=site_clinician, detail="worklist iop-roster").values_list(
+        "patient_id", flat=True
+    )
+    assert set(shown) == {patient.pk, other_patient.pk}
+
+
+def test_roster_queries_stay_constant_as_it_grows(client, superuser, track, iop, clinician):
+    client.force_login(superuser)
+
+    def fill(count: int) -> None:
+        for _ in range(count):
+            enroll(PatientFactory(), iop, clinician)
+
+    assert_constant_queries(client, roster(iop), fill, big=12)
