@@ -45,7 +45,7 @@ def me(request: HttpRequest) -> JsonResponse:
             iter(
                 _rows(
                     "SELECT public_id AS id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth,"
-                    " phone, email, time_zone FROM patients_patient WHERE user_id = %s",
+                    " phone, email, time_zone, preferred_language FROM patients_patient WHERE user_id = %s",
                     [user_id],
                 )
             ),
@@ -73,22 +73,8 @@ def me_care(request: HttpRequest) -> JsonResponse:
     )
 
 
-# Ready for the endpoints being built elsewhere: a patient's upcoming sessions, the staff
-# census of the caller's sites, and a page of the patients at the caller's sites.
-SESSIONS_SQL = """
-SELECT s.public_id AS id, ss.name, ss.kind, s.starts_at, s.ends_at, s.status, s.room, si.name AS site,
-       si.address, b.attendance
-  FROM patients_patient pt
-  JOIN scheduling_booking b ON b.patient_id = pt.id AND b.cancelled_at IS NULL
-  JOIN scheduling_session s ON s.id = b.session_id
-  JOIN scheduling_sessionseries ss ON ss.id = s.series_id
-  JOIN programs_program pr ON pr.id = ss.program_id
-  JOIN programs_site si ON si.id = pr.site_id
- WHERE pt.user_id = %s AND s.ends_at >= now()
- ORDER BY s.starts_at, s.id
- LIMIT 25
-"""
-
+# Where the API reads with a statement of its own (issue 17), the raw view runs that statement: the
+# same rows and columns, so the ratio is the framework's cost and not a different job.
 CENSUS_SQL = """
 SELECT pr.public_id AS id, pr.name, si.name AS site, pr.asam_level, pr.capacity,
        count(p.id) FILTER (WHERE p.id IS NOT NULL) AS occupied
@@ -102,17 +88,16 @@ SELECT pr.public_id AS id, pr.name, si.name AS site, pr.asam_level, pr.capacity,
  ORDER BY si.name, pr.name
 """
 
-PATIENTS_SQL = """
-SELECT pt.public_id AS id, pt.mrn, pt.legal_first_name, pt.legal_last_name, pt.preferred_name, pt.date_of_birth
-  FROM patients_patient pt
- WHERE pt.registered_site_id IN (SELECT site_id FROM clinic_sitemembership WHERE user_id = %s)
- ORDER BY pt.legal_last_name, pt.legal_first_name, pt.id
- LIMIT 50
-"""
-
 
 def me_sessions(request: HttpRequest) -> JsonResponse:
-    return _json(request, lambda user_id: {"results": _rows(SESSIONS_SQL, [user_id])})
+    # The API's first page of upcoming sessions (25 and one more, to know whether a next page exists).
+    from clinic import clock
+    from scheduling.models import CancelReason
+    from scheduling.selectors import UPCOMING_SESSIONS_SQL
+
+    sql = UPCOMING_SESSIONS_SQL.replace("%(patient)s", "(SELECT id FROM patients_patient WHERE user_id = %(user)s)")
+    params = {"now": clock.now(), "session_cancelled": CancelReason.SESSION_CANCELLED, "limit": 26}
+    return _json(request, lambda user_id: {"results": _rows(sql, {**params, "user": user_id})})
 
 
 def staff_census(request: HttpRequest) -> JsonResponse:
@@ -120,4 +105,10 @@ def staff_census(request: HttpRequest) -> JsonResponse:
 
 
 def staff_patients(request: HttpRequest) -> JsonResponse:
-    return _json(request, lambda user_id: {"results": _rows(PATIENTS_SQL, [user_id])})
+    # The API's own statement: the patients at the caller's sites (registered there or placed in their
+    # programs), every column the list shows, and the total for the page count.
+    from patients.selectors import STAFF_PATIENT_PAGE_SQL
+
+    return _json(
+        request, lambda user_id: {"results": _rows(STAFF_PATIENT_PAGE_SQL, {"user": user_id, "limit": 50, "offset": 0})}
+    )

@@ -41,6 +41,28 @@ class Pagination(PageNumberPagination):
         except NotFound:
             raise NotFound("There is no such page; the list has fewer rows.") from None
 
+    def page_from_rows(self, request, *, fetch) -> list | None:
+        """A page of rows the view reads itself, with the total in the same statement; None to take the queryset path.
+
+        ``fetch(limit, offset)`` returns the page's rows and how many rows the list has in all. A page
+        past the end (no rows) is None too: ``paginate_queryset`` answers it with its 404.
+        """
+        page_size = self.get_page_size(request)
+        numbers = _whole_numbers(request, self.page_query_param)
+        if any(value < 1 for value in numbers):
+            raise ValidationError({self.page_query_param: ["Pages are numbered from 1."]})
+        number = numbers[-1] if numbers else 1  # the last one, as QueryDict.get reads it
+        rows, total = fetch(page_size, (number - 1) * page_size)
+        if not rows and number > 1:
+            return None
+        paginator = self.django_paginator_class([], page_size)
+        paginator.count = total  # a cached property: set, it is not counted again
+        self.page = paginator._get_page(rows, number, paginator)
+        self.request = request
+        if paginator.num_pages > 1 and self.template is not None:
+            self.display_page_controls = True
+        return list(self.page)
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         bounds = {

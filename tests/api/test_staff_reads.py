@@ -64,3 +64,59 @@ def test_the_staff_scope_of_patients_is_answered_through_indexes(world, site_cli
         world.discharged_patient,
         world.resident,
     }
+
+
+# --- the usual request in one statement (patients.selectors.staff_patient_page) ---------------------
+
+
+def _orm_page(user, *, page: int, size: int) -> tuple[list[dict], int]:
+    from patients import selectors
+    from patients.staff_api import patient_as_listed
+
+    scoped = access.scope_queryset(Patient.objects.all(), user=user)
+    rows = list(selectors.patient_rows(scoped)[(page - 1) * size : page * size])
+    return [patient_as_listed(row) for row in rows], scoped.count()
+
+
+@pytest.mark.parametrize("size", [2, 3, 100])
+def test_the_unfiltered_list_answers_as_the_orm_scope_and_count(world, api, site_clinician, other_site, size):
+    """Registered at the caller's site, or placed in its programs though registered elsewhere: both listed;
+    a patient of another site only is not. Every page, the count and the links as the ORM path gives them."""
+    from programs import services as journey
+
+    placed_here = PatientFactory(registered_site=other_site, legal_last_name="Aaronson")
+    journey.enroll_in_iop(
+        patient=placed_here, program=world.iop, start_on=world.enrollment.start_on, enrolled_by=site_clinician
+    )
+    elsewhere = PatientFactory(registered_site=other_site, legal_last_name="Abbott")
+    PatientFactory(
+        registered_site=world.site, legal_last_name="Rivera", legal_first_name="Alex"
+    )  # a namesake: the id decides
+    api.force_authenticate(site_clinician)
+
+    page, seen = 1, []
+    while True:
+        answer = api.get("/api/v1/patients/", {"page_size": size, "page": page}).json()
+        expected_rows, expected_count = _orm_page(site_clinician, page=page, size=size)
+        assert answer["results"] == expected_rows and answer["count"] == expected_count
+        assert (answer["next"] is None) == (page * size >= expected_count)
+        assert (answer["previous"] is None) == (page == 1)
+        seen += [row["id"] for row in answer["results"]]
+        if answer["next"] is None:
+            break
+        page += 1
+    assert str(placed_here.public_id) in seen and str(elsewhere.public_id) not in seen
+    assert len(seen) == len(set(seen)) == expected_count
+    # Past the last page: the same 404 as before.
+    assert api.get("/api/v1/patients/", {"page_size": size, "page": page + 1}).status_code == 404
+
+
+def test_the_unfiltered_list_costs_three_queries(world, api, site_clinician):
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(site_clinician).access_token}")
+    api.get("/api/v1/patients/")
+    with CaptureQueriesContext(connection) as captured:
+        assert api.get("/api/v1/patients/").json()["count"] >= 4
+    assert [q["sql"].split(None, 1)[0].upper() for q in captured] == ["SELECT", "WITH", "INSERT"]
