@@ -84,21 +84,21 @@ def test_each_list_shows_what_decides_the_job_and_its_step(client, ur_user, list
 
     due = _row(client.get(_url("reviews-due")), "Jo")
     assert due.cells == [
-        "Blue Harbor Health", f"A-{lists['jo'].patient.mrn} · ASAM 3.5", "16 of 18 days used, 2 left",
+        f"A-{lists['jo'].patient.mrn} (ASAM 3.5) · Blue Harbor Health", "16 of 18 days, 2 left",
         "March 18, 2027 (in 2 days)", "March 16, 2027 (today)",
     ]  # fmt: skip
     assert [a.label for a in due.actions] == ["Record review"]
     assert due.program.name == "Residential 3.5"
 
     ending = _row(client.get(_url("ending")), "Jo")
-    assert ending.cells[3] == "March 18, 2027 (in 2 days)"
+    assert ending.cells[2] == "March 18, 2027 (in 2 days)"
 
     uncovered = _row(client.get(_url("days-not-covered")), "Ken")
     assert uncovered.cells == ["Blue Harbor Health", "7 days, from March 10, 2027", "none requested"]
     assert [a.label for a in uncovered.actions] == ["Request authorization"]
 
     denial = _row(client.get(_url("denials")), "Kim")
-    assert denial.cells[2:] == ["March 13, 2027 (3 days ago)", "Does not meet medical necessity for 3.5"]
+    assert denial.cells[1:] == ["March 13, 2027 (3 days ago)", "Does not meet medical necessity for 3.5"]
     assert [a.label for a in denial.actions] == ["Appeal or follow up"]
 
     needs = client.get(_url("needs-authorization"))
@@ -188,7 +188,7 @@ def test_front_desk_reads_the_lists_without_steps_or_the_payers_reasons(client, 
         assert response.status_code == 200 and response.context["worklist"].rows, which
         assert all(not row.actions for row in response.context["worklist"].rows), which
     denial = _row(client.get(_url("denials")), "Kim")
-    assert denial.cells[3] == "—" and b"medical necessity" not in client.get(_url("denials")).content
+    assert denial.cells[2] == "—" and b"medical necessity" not in client.get(_url("denials")).content
     jo = lists["jo"]
     assert client.get(reverse("admin:utilization_authorization_review", args=[jo.pk])).status_code == 403
     assert client.get(reverse("admin:utilization_authorization_add")).status_code == 403
