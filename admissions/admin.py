@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
+from django.utils.text import capfirst
 
 from admissions import admin_worklists, selectors, services
 from admissions.models import Referral, ReferralSource, ReferralStatus, Reservation, ReservationStatus
@@ -25,6 +26,7 @@ from clinic import access, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditCategory
+from clinic.worklist import title_of
 from patients.models import Patient
 from programs.admin_workflows import _next_url
 from programs.models import Bed, Program
@@ -251,7 +253,8 @@ def _step_view(model_admin, steps):
         if not request.user.has_perm(permission):
             raise PermissionDenied
         # Back where the step was started: a worklist (its ?next=) or else the stock list.
-        back = _next_url(request) or reverse(changelist)
+        came_from = _next_url(request)
+        back = came_from or reverse(changelist)
         initial = {"referred_on": clock.today(), "start_on": clock.today()}
         data = request.POST if request.method == "POST" else None
         form = form_class(data, initial=initial, user=request.user, subject=subject)
@@ -270,6 +273,8 @@ def _step_view(model_admin, steps):
             "form": form,
             "opts": opts,
             "back_url": back,
+            # The list it came from by name (a worklist), else the stock list's.
+            "back_title": title_of(came_from) or capfirst(opts.verbose_name_plural),
         }
         return TemplateResponse(request, "admin/admissions/action_form.html", context)
 

@@ -21,7 +21,7 @@ from admissions import selectors
 from admissions.models import Referral, Reservation
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Row, Worklist, action_for, day, days, render, staff_name
+from clinic.worklist import Row, Worklist, action_for, day, days, register_titles, render, staff_name
 
 VIEW_REFERRALS = "admissions.view_referral"
 VIEW_RESERVATIONS = "admissions.view_reservation"
@@ -33,6 +33,12 @@ CHANGE_RESERVATION = "admissions.change_reservation"
 WAITING = "admin:admissions_worklist_waiting"
 EXPIRING = "admin:admissions_worklist_expiring"
 NOT_CONTACTED = "admin:admissions_worklist_not_contacted"
+
+WAITING_TITLE = "Waiting for admission"
+EXPIRING_TITLE = "Reservations expiring in 48 h"
+NOT_CONTACTED_TITLE = "Referrals not contacted in 2 days"
+# A step opened from one of these lists names it in its breadcrumb.
+register_titles({WAITING: WAITING_TITLE, EXPIRING: EXPIRING_TITLE, NOT_CONTACTED: NOT_CONTACTED_TITLE})
 
 
 def _step(obj: Model, slug: str) -> str:
@@ -107,7 +113,7 @@ def waiting_worklist(request: HttpRequest) -> Worklist:
         )
     return Worklist(
         slug="admissions-waiting",
-        title="Waiting for admission",
+        title=WAITING_TITLE,
         intro="Referrals accepted onto a waitlist, by priority (1 first) then the day accepted: reserve a bed or "
         "a seat, or admit the patient whose place is held.",
         columns=["Days waiting", "Level wanted", "Referred by", "Priority", "Reservation"],
@@ -151,7 +157,7 @@ def expiring_worklist(request: HttpRequest) -> Worklist:
         )
     return Worklist(
         slug="reservations-expiring",
-        title="Reservations expiring in 48 h",
+        title=EXPIRING_TITLE,
         intro="Beds and seats held for a waitlisted patient whose hold lapses within 48 hours (in the program's "
         "local time): extend the hold, or release it so the bed goes to someone else.",
         columns=["Held", "From", "Expires", "Time left", "Reserved by"],
@@ -184,7 +190,6 @@ def not_contacted_worklist(request: HttpRequest) -> Worklist:
                     days(waited),
                     _source(referral),
                     referral.phone or "—",
-                    localtime.when(referral.contacted_at, zone) if referral.contacted_at else "never",
                 ],
                 actions=action_for(may_contact, "Record contact", _step(referral, "screen"), back=back),
                 key=str(referral.public_id),
@@ -192,10 +197,11 @@ def not_contacted_worklist(request: HttpRequest) -> Worklist:
         )
     return Worklist(
         slug="referrals-not-contacted",
-        title="Referrals not contacted in 2 days",
+        title=NOT_CONTACTED_TITLE,
         intro="New referrals recorded more than two days ago whom nobody has contacted yet, the oldest first: call, "
         "then record the contact (screening starts).",
-        columns=["Referred", "Waiting", "Referred by", "Phone", "Last contact"],
+        # No "last contact" column: nobody has contacted anyone on this list, by its definition.
+        columns=["Referred", "Waiting", "Referred by", "Phone"],
         rows=rows,
         empty="Every new referral has been contacted within two days.",
     )

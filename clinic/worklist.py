@@ -7,11 +7,14 @@ them inside the stock admin's frame and records in the audit trail whom the page
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import Resolver404, resolve
 
 from clinic import audit
 from clinic.localtime import day  # noqa: F401 - the worklists' one date format, imported from here
@@ -42,8 +45,32 @@ class Action:
 
 
 def action_for(allowed: bool, label: str, url: str, *, back: str) -> list[Action]:
-    """The row's action for a user who may take it (none otherwise); its page returns to ``back``."""
-    return [Action(label, f"{url}?next={back}")] if allowed else []
+    """The row's action for a user who may take it (none otherwise); its page returns to ``back``.
+
+    ``url`` may carry a query of its own (a form's prefilled fields).
+    """
+    return [Action(label, f"{url}{'&' if '?' in url else '?'}next={back}")] if allowed else []
+
+
+# The worklists' titles by URL name ("admin:admissions_worklist_waiting"), so that a step's page opened from
+# a list names that list in its breadcrumb. A title may depend on the URL's arguments (one URL, several tabs).
+_TITLES: dict[str, str | Callable[..., str | None]] = {}
+
+
+def register_titles(titles: dict[str, str | Callable[..., str | None]]) -> None:
+    _TITLES.update(titles)
+
+
+def title_of(url: str | None) -> str | None:
+    """The title of the worklist at ``url`` (a ``?next=`` already checked to be a page of this admin), if any."""
+    if not url:
+        return None
+    try:
+        match = resolve(urlsplit(url).path)
+    except Resolver404:
+        return None
+    title = _TITLES.get(match.view_name)
+    return title(**match.kwargs) if callable(title) else title
 
 
 @dataclass

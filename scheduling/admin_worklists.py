@@ -32,7 +32,7 @@ from reminders import selectors as follow_up_selectors
 from reminders import services as follow_ups
 from reminders.models import FollowUpItem
 from scheduling import selectors, services
-from scheduling.models import Attendance, Booking, Session, SessionSeries
+from scheduling.models import Attendance, Booking, Session
 
 VIEW_ENROLLMENTS = "programs.view_iopenrollment"
 BOOK = "scheduling.add_booking"
@@ -121,8 +121,13 @@ def roster_url(program: Program) -> str:
     return reverse("admin:programs_worklist_iop_roster", args=[program.public_id])
 
 
-def _track(series: list[SessionSeries]) -> str:
-    return ", ".join(f"{one.name} {time_format(one.start_time)}" for one in series) or "—"
+def _booked(series: list[selectors.BookedSeries]) -> str:
+    """The patient's own week: which groups, at what time, how many sessions ("Morning group 9 a.m., 4 sessions")."""
+
+    def sessions(n: int) -> str:
+        return "1 session" if n == 1 else f"{n} sessions"
+
+    return "; ".join(f"{one.name} {time_format(one.start_time)}, {sessions(one.sessions)}" for one in series) or "none"
 
 
 def _next_session(session: Session | None, zone: str) -> str:
@@ -151,7 +156,9 @@ def iop_roster_worklist(request: HttpRequest, program_id) -> Worklist:
     )
     weeks = {week.enrollment.pk: week for week in selectors.weekly_hours(enrollments=enrollments)}
     upcoming = selectors.next_sessions(enrollments=enrollments)
-    track = _track(list(selectors.track_series(program=program, on=today)))
+    monday = selectors.week_start(today)
+    # What each patient is booked into this week, not the program's track (the same on every row).
+    booked = selectors.booked_series(enrollments=enrollments, week_start=monday)
     back = roster_url(program)
     may_book = request.user.has_perm(BOOK)
     rows = []
@@ -175,7 +182,7 @@ def iop_roster_worklist(request: HttpRequest, program_id) -> Worklist:
                 program=program,
                 cells=[
                     f"Day {(today - enrollment.start_on).days + 1}",
-                    track,
+                    _booked(booked.get(enrollment.pk, [])),
                     _hours(week.scheduled_hours),
                     _hours(week.attended_hours),
                     f"{_hours(week.minimum_hours)} to {_hours(week.maximum_hours)}"
@@ -190,13 +197,12 @@ def iop_roster_worklist(request: HttpRequest, program_id) -> Worklist:
                 key=str(enrollment.public_id),
             )
         )
-    monday = selectors.week_start(today)
     return Worklist(
         slug="iop-roster",
         title=f"IOP roster · {program.name}",
         intro=f"Everyone enrolled in {program.name} on {day(today)}, with the hours scheduled and attended this "
         f"week ({day(monday)} to {day(monday + dt.timedelta(days=6))}) against the program's weekly band.",
-        columns=["Enrollment", "Track", "Scheduled this week", "Attended this week", "Band", "Next session"],
+        columns=["Enrollment", "Booked this week", "Scheduled this week", "Attended this week", "Band", "Next session"],
         rows=rows,
         empty=f"Nobody is enrolled in {program.name} today.",
         show_program=False,  # one program, named in the title: its column would only take a tablet's width

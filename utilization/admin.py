@@ -22,9 +22,11 @@ from clinic import access, audit, clock, localtime
 from clinic.admin_base import ReadOnlyAdmin, ReadOnlyInline, ScopedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
+from clinic.worklist import title_of
 from programs.admin import WorklistFilter
+from programs.admin_workflows import _next_url
 from programs.models import AsamLevel, TreatmentEpisode
-from utilization import selectors, services
+from utilization import admin_worklists, selectors, services
 from utilization.models import (
     Authorization,
     AuthorizationStatus,
@@ -234,6 +236,7 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            *admin_worklists.authorization_worklist_urls(self),
             path("export/", view(self.export_view), name="utilization_authorization_export"),
             path("<int:pk>/decision/", view(self.decision_view), name="utilization_authorization_decision"),
             path("<int:pk>/review/", view(self.review_view), name="utilization_authorization_review"),
@@ -257,7 +260,8 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = RequestForm(request.POST or None, user=request.user)
+        # A worklist opens the form filled in (episode, level, first day to cover, coverage).
+        form = RequestForm(request.POST or None, initial=self._initial(request, RequestForm), user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
                 authorization = services.request_authorization(requested_by=request.user, **form.cleaned_data)
@@ -267,17 +271,30 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
                 audit.record(request, action=AuditAction.CREATE, category=self.audit_category,
                              patients=[authorization.patient_id], obj=authorization, detail="request")  # fmt: skip
                 messages.success(request, "Authorization requested.")
-                return redirect("admin:utilization_authorization_change", authorization.pk)
+                return self._done(request, authorization)
         return self._form_page(request, form, "Request an authorization")
 
     def _authorization(self, request, pk: int) -> Authorization:
         return get_object_or_404(self.get_queryset(request), pk=pk)
 
+    @staticmethod
+    def _initial(request, form_class, **defaults) -> dict:
+        return {**defaults, **{name: request.GET[name] for name in form_class.base_fields if name in request.GET}}
+
+    @staticmethod
+    def _done(request, authorization) -> HttpResponse:
+        """Back to the worklist that opened the form (its ``?next=``), else the authorization's page."""
+        return redirect(
+            _next_url(request) or reverse("admin:utilization_authorization_change", args=[authorization.pk])
+        )
+
     def decision_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("utilization.change_authorization"):
             raise PermissionDenied
         authorization = self._authorization(request, pk)
-        form = DecisionForm(request.POST or None)
+        form = DecisionForm(
+            request.POST or None, initial=self._initial(request, DecisionForm, decided_on=clock.today())
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 services.record_decision(authorization=authorization, decided_by=request.user, **form.cleaned_data)
@@ -287,14 +304,15 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
                 audit.record(request, action=AuditAction.CHANGE, category=self.audit_category,
                              patients=[authorization.patient_id], obj=authorization, detail="decision")  # fmt: skip
                 messages.success(request, "Decision recorded.")
-                return redirect("admin:utilization_authorization_change", authorization.pk)
+                return self._done(request, authorization)
         return self._form_page(request, form, "Record the payer's decision", authorization)
 
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("utilization.add_concurrentreview"):
             raise PermissionDenied
         authorization = self._authorization(request, pk)
-        form = ReviewForm(request.POST or None)
+        # An appeal from the denials list comes with its outcome chosen.
+        form = ReviewForm(request.POST or None, initial=self._initial(request, ReviewForm, reviewed_on=clock.today()))
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             data["units_added"] = data["units_added"] or 0
@@ -306,7 +324,7 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
                 audit.record(request, action=AuditAction.CREATE, category=self.audit_category,
                              patients=[authorization.patient_id], obj=authorization, detail="review")  # fmt: skip
                 messages.success(request, "Review recorded.")
-                return redirect("admin:utilization_authorization_change", authorization.pk)
+                return self._done(request, authorization)
         return self._form_page(request, form, "Record a concurrent review", authorization)
 
     def _form_page(self, request, form, title: str, authorization=None) -> TemplateResponse:
@@ -314,8 +332,10 @@ class AuthorizationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
         if authorization is not None:
             usage = self.usage(authorization)
             summary = f"{authorization.patient} · {authorization.get_asam_level_display()} · {usage}"
+        back = _next_url(request)
         context = {**self.admin_site.each_context(request), "title": title, "form": form,
-                   "authorization": authorization, "summary": summary, "opts": self.model._meta}  # fmt: skip
+                   "authorization": authorization, "summary": summary, "opts": self.model._meta,
+                   "back_url": back, "back_title": title_of(back) or "Worklist"}  # fmt: skip
         return TemplateResponse(request, "admin/utilization/form.html", context)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:

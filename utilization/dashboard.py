@@ -1,13 +1,12 @@
-"""The UR worklists on the admin's front page (registered with ``clinic.dashboard.register_figures``).
+"""The UR figures on the admin's front page (registered with ``clinic.dashboard.register_figures``).
 
-Each figure links to an admin list filtered by a ``WorklistFilter`` that calls the same selector, and is
-counted over the same rows the list shows (the selector, scoped to what the user may see).
+Each opens its worklist (``utilization.admin_worklists``), not the stock authorization or placement list,
+and is counted over the same rows that list shows (the selector, scoped to what the user may see).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
 from django.urls import reverse
 
@@ -16,8 +15,8 @@ from clinic.dashboard import Figure
 from utilization import selectors
 
 
-def _changelist(model: str, **params) -> str:
-    return f"{reverse(f'admin:utilization_{model}_changelist')}?{urlencode(params)}"
+def _worklist(which: str) -> str:
+    return reverse("admin:utilization_worklist", args=[which])
 
 
 def figures(*, user, sites, today: dt.date) -> list[Figure]:
@@ -37,16 +36,16 @@ def figures(*, user, sites, today: dt.date) -> list[Figure]:
         return "warn" if n else ""
 
     return [
-        Figure("UR reviews due", due, _changelist("authorization", worklist="reviews_due"), warn(due),
+        Figure("UR reviews due", due, _worklist("reviews-due"), warn(due),
                "today or tomorrow"),
-        Figure("Authorizations ending", ending, _changelist("authorization", worklist="ending_soon"), warn(ending),
+        Figure("Authorizations ending", ending, _worklist("ending"), warn(ending),
                f"within {selectors.ENDING_SOON_DAYS} days, patient still in that level"),
         Figure("Levels of care with days not covered", uncovered,
-               _changelist("placementunderreview", worklist="days_not_covered"), warn(uncovered),
+               _worklist("days-not-covered"), warn(uncovered),
                "days in care without an approved authorization"),
-        Figure("Denials awaiting follow-up", denials, _changelist("authorization", worklist="denials"),
+        Figure("Denials awaiting follow-up", denials, _worklist("denials"),
                warn(denials), f"no appeal or decision within {selectors.DENIAL_FOLLOW_UP_DAYS} days"),
         Figure("Stepped down, needs authorization", needs,
-               _changelist("placementunderreview", worklist="needs_authorization"), warn(needs),
+               _worklist("needs-authorization"), warn(needs),
                "IOP without an authorization requested"),
     ]  # fmt: skip

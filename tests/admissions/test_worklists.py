@@ -221,7 +221,9 @@ def test_not_contacted_lists_the_late_referrals_with_what_the_call_needs(client,
     assert [row.key for row in worklist.rows] == [str(stale.public_id)]
     row = worklist.rows[0]
     assert row.patient is None and row.person == "Nia Stale"
-    assert row.cells == ["March 7, 2027", "3 days", "Hospital · Mercy Hospital", stale.phone, "never"]
+    # Who referred and the number to call; no "last contact" column, which would always read "never" here.
+    assert worklist.columns == ["Referred", "Waiting", "Referred by", "Phone"]
+    assert row.cells == ["March 7, 2027", "3 days", "Hospital · Mercy Hospital", stale.phone]
     assert [a.label for a in row.actions] == ["Record contact"]
     # Not a patient yet: named, without a chart link.
     assert 'Nia Stale <span class="quiet">not registered yet</span>' in response.content.decode()
@@ -230,6 +232,13 @@ def test_not_contacted_lists_the_late_referrals_with_what_the_call_needs(client,
 def test_recording_the_contact_starts_screening_and_clears_the_row(client, site_clinician, stale, instant):
     client.force_login(site_clinician)
     action = _rows(client.get(NOT_CONTACTED))[str(stale.public_id)].actions[0]
+    # The step's breadcrumb names the list it was opened from, as its Cancel link returns there.
+    form = client.get(action.url).content.decode()
+    assert f'<a href="{NOT_CONTACTED}">Referrals not contacted in 2 days</a>' in form
+    assert f'href="{NOT_CONTACTED}">Cancel</a>' in form
+    # Opened from the stock list, it names that list.
+    stock = client.get(_step("referral", stale, "screen")).content.decode()
+    assert f'<a href="{reverse("admin:admissions_referral_changelist")}">Referrals</a>' in stock
 
     response = client.post(action.url, {})
 

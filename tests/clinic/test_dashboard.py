@@ -55,8 +55,8 @@ def test_every_figure_links_to_a_list_of_exactly_that_many_rows(staff_client):
     assert any(figure.value for figure in board.figures), "the demo clinic should give non-zero figures"
 
 
-# The figures of a clinical shift (issue 12), and the reminders' delivery. Not yet here: the UR figures, which
-# still open stock lists.
+# The figures of a clinical shift (issue 12), the reminders' delivery and utilization review: every one opens
+# a worklist.
 SHIFT_FIGURES = {
     "Admissions this week", "Discharges this week", "Stays nearing planned discharge or program maximum",
     "Due a step-down decision", "Aftercare check-ins due", "Aftercare check-ins missed", "Open follow-up items",
@@ -64,6 +64,8 @@ SHIFT_FIGURES = {
     "IOP below weekly minimum, attended last week", "Consecutive absences",
     "Waiting for admission", "Reservations expiring in 48 h", "Referrals not contacted in 2 days",
     "Reminders sent today", "Reminders late", "Reminders failed",
+    "UR reviews due", "Authorizations ending", "Levels of care with days not covered", "Denials awaiting follow-up",
+    "Stepped down, needs authorization",
 }  # fmt: skip
 # A stock changelist: /admin/<app>/<model>/, with or without a query.
 STOCK_CHANGELIST = re.compile(r"^/admin/\w+/\w+/(\?.*)?$")
@@ -93,6 +95,8 @@ def test_no_shift_figure_or_census_card_links_to_a_stock_changelist(staff_client
     # The check itself tells a stock list from a worklist.
     assert STOCK_CHANGELIST.match(reverse("admin:admissions_referral_changelist") + "?worklist=waiting")
     assert not STOCK_CHANGELIST.match(reverse("admin:admissions_worklist_waiting"))
+    assert STOCK_CHANGELIST.match(reverse("admin:utilization_authorization_changelist") + "?worklist=denials")
+    assert not STOCK_CHANGELIST.match(reverse("admin:utilization_worklist", args=["denials"]))
 
 
 def test_a_step_down_moves_the_patient_between_census_cards(staff_client, clinician, today):

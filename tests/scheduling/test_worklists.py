@@ -380,12 +380,12 @@ def test_the_roster_lists_everyone_enrolled_today_with_the_weeks_hours_and_next_
 
     alex, sam = roster_clinic["alex"], roster_clinic["sam"]
     assert [row.key for row in worklist.rows] == [str(sam.public_id), str(alex.public_id)]  # Chen, Rivera
-    assert worklist.columns == ["Enrollment", "Track", "Scheduled this week", "Attended this week", "Band",
-                                "Next session"]  # fmt: skip
+    assert worklist.columns == ["Enrollment", "Booked this week", "Scheduled this week", "Attended this week",
+                                "Band", "Next session"]  # fmt: skip
     row = worklist.rows[1]
     assert row.patient == patient
     # Tonight's group, in the program's time (the user's own zone: none shown), led by Dana Ortiz by name.
-    assert row.cells == ["Day 22", "Evening process group 6 p.m.", "6 h", "0 h", "9 h to 19 h",
+    assert row.cells == ["Day 22", "Evening process group 6 p.m., 2 sessions", "6 h", "0 h", "9 h to 19 h",
                          "Dec. 7, 2026, 6 p.m. · Evening process group · Dana Ortiz"]  # fmt: skip
     assert [f.text for f in row.flags] == ["Below the band by 3 h"]
     assert [a.label for a in row.actions] == ["Step up", "Discharge", "Book a session"]
@@ -410,7 +410,13 @@ def test_booking_from_the_roster_comes_back_with_the_hours(client, site_clinicia
     response = client.post(book.url, {"session": tuesday.pk})
 
     assert response.status_code == 302 and response["Location"] == roster(iop)
-    assert _rows(client.get(roster(iop)))[str(alex.public_id)].cells[2] == "7 h"
+    rows = _rows(client.get(roster(iop)))
+    assert rows[str(alex.public_id)].cells[2] == "7 h"
+    # What each patient is booked into this week: Alex's own session shows on Alex's row only.
+    assert rows[str(alex.public_id)].cells[1] == (
+        "Individual counselling 10 a.m., 1 session; Evening process group 6 p.m., 2 sessions"
+    )
+    assert "Individual counselling" not in rows[str(roster_clinic["sam"].public_id)].cells[1]
 
 
 def test_step_up_from_the_roster_returns_to_it(client, site_clinician, roster_clinic, iop, other_bed):
