@@ -316,30 +316,25 @@ class Dispatch:
 # Issue 17: why an API target may be missed, and what would close it (shown only when it is missed).
 # Figures: CPU per request measured in one process on the bench data after issue 17 (the load's p95 tracks
 # CPU once the two shared cores are saturated, and then moves with whatever else the machine runs).
-_AUDIT = (
-    "The audit write stays synchronous: record() builds one AuditEvent per patient and flush() is a "
-    "bulk_create that Django wraps in BEGIN/INSERT/COMMIT (three round trips); the single-statement "
-    "audit insert of issue 17's audit part closes part of this."
+_FLOOR = (
+    "What is left is the same on every endpoint: the caller loaded from the JWT (one statement), the audit "
+    "row written before the answer (one INSERT and its COMMIT, kept synchronous so a read without its audit "
+    "row cannot be served), DRF's request handling and the /me/ ETag and language middleware, against a raw "
+    "view that only decodes the JWT and runs one statement. Carrying the role and patient id as JWT claims "
+    "would save the caller's statement but not its revocation check, so it would not close the gap."
 )
 API_NOTES = {
-    "me": "About 2.6-3.2 ms of CPU per request against the raw view's 0.7 ms; the audit write is 0.8 ms of it "
-    f"(28%). {_AUDIT} The rest is DRF's request handling and the ModelSerializer building its fields for each "
-    "request; a serializer built once per process (or a dict written by hand) would close most of it.",
-    "me-care": "About 7.6-9.5 ms of CPU against the raw view's 0.8-1.1 ms: three ORM queries (placements with "
-    "program and transition, aftercare plans, this week's hours), half of it compiling the SQL on every "
-    "request, where the raw view is one statement. One SQL statement for the journey and the week's hours "
-    f"(a selector in SQL, as bench/views.py's) would close most of it. {_AUDIT}",
-    "me-sessions": "About 4.2-5.7 ms of CPU against the raw view's 0.7-1.4 ms, after cursor pages (no COUNT), rows "
-    "as dicts, the caller in one statement and no filter form on the usual request: the ORM still compiles the "
-    "five-join page query on every request (about 1 ms) and the audit write is 1.1 ms (18%). "
-    f"{_AUDIT} The absolute p95 is queueing on two saturated cores: the raw view's own p95 moved between 20 "
-    "and 62 ms across runs of the same code; on an idle machine the 25 ms goal is within reach.",
-    "staff-patients": "About 11-14 ms of CPU against the raw view's 1.2-1.4 ms: the audit write is 3.4 ms (30%: "
-    "fifty AuditEvent objects, then a fifty-row bulk_create in a transaction); the COUNT and the page SELECT "
-    "each compile the scope (a UNION of two indexed lookups; 1.1-1.5 ms to run, against 3.5-5.8 ms for the "
-    "sequential scans it replaced) and django-filter builds its form. The staff list keeps its count (staff "
-    "tools page by number); a capped or estimated count, and the audit's single-statement insert, would "
-    "close most of the rest.",
+    "me": "About 1.8-2.0 ms of CPU per request against the raw view's 0.6 ms, one statement to read (the caller's "
+    f"own row serves the profile) and one to audit. {_FLOOR}",
+    "me-care": "About 1.9 ms of CPU against the raw view's 0.7 ms since the journey and this week's hours are one "
+    f"statement (scheduling.selectors.patient_care; three ORM queries and 7.7 ms before). {_FLOOR}",
+    "me-sessions": "About 1.5-1.7 ms of CPU against the raw view's 0.6 ms since the first page of upcoming sessions "
+    "is one statement (scheduling.selectors.upcoming_session_rows; 4.3 ms through the ORM). The absolute p95 is "
+    "queueing on two cores shared with the load generator: the raw view's own p95 moves with the machine's "
+    f"load. {_FLOOR}",
+    "staff-patients": "About 3.4-3.8 ms of CPU against the raw view's 2.0 ms since the unfiltered page and its total "
+    "are one statement (patients.selectors.staff_patient_page; 10 ms with the ORM's COUNT and page queries). "
+    f"Filtered lists still take the ORM path. {_FLOOR}",
 }
 
 
@@ -356,7 +351,9 @@ class Api:
             f"gunicorn with {first.get('gunicorn_workers', '?')} sync workers (as the Dockerfile runs it, DEBUG "
             f"off) on a loopback port; {first.get('concurrency', '?')} concurrent clients in a separate process, "
             "each request with a JWT of a different patient. The raw view answers the same caller with the same "
-            "rows from one SQL query, through the same middleware. The load generator shares the 2 cores with the "
+            "rows and columns from one SQL query, through the same middleware; where the API reads with a "
+            "statement of its own (the care page, the first page of sessions, the unfiltered patient list), the "
+            "raw view runs that statement. The load generator shares the 2 cores with the "
             "server, so requests/second is a floor, and once the cores are saturated latency includes queueing "
             "(concurrency / throughput, Little's law).",
             "",
