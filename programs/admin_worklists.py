@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from clinic import access, audit, clock
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, action_for, day, days, render
+from clinic.worklist import Action, Flag, Row, Worklist, action_for, day, days, register_titles, render, title_of
 from programs import admin_workflows, services
 from programs import worklist_selectors as selectors
 from programs.models import AftercareCheckIn
@@ -304,6 +304,7 @@ def contact_view(model_admin: admin.ModelAdmin):
             "form": form,
             "submit": "Record contact",
             "back": back,
+            "back_title": title_of(back),
             "opts": model_admin.model._meta,
         }
         return TemplateResponse(request, "admin/clinic/worklist_action.html", context)
@@ -354,3 +355,14 @@ def _checkins(request: HttpRequest, which: str) -> Worklist:
     if which not in ("due", "missed"):
         raise Http404("No such list.")
     return checkins_worklist(request, which)
+
+
+# The list the Record contact form returns to, named in its breadcrumb.
+register_titles(
+    {
+        "admin:programs_worklist_checkins": lambda which: {
+            "due": "Aftercare check-ins due",
+            "missed": "Aftercare check-ins missed",
+        }.get(which)
+    }
+)

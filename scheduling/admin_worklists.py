@@ -25,7 +25,19 @@ from django.utils.formats import time_format
 from clinic import access, audit, clock, localtime
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, action_for, day, days, render, staff_name
+from clinic.worklist import (
+    Action,
+    Flag,
+    Row,
+    Worklist,
+    action_for,
+    day,
+    days,
+    register_titles,
+    render,
+    staff_name,
+    title_of,
+)
 from programs.admin_workflows import _next_url, workflow_links
 from programs.models import Placement, PlacementKind, Program
 from reminders import selectors as follow_up_selectors
@@ -284,6 +296,7 @@ def book_view(model_admin: admin.ModelAdmin):
             "form": form,
             "submit": "Book",
             "back": back,
+            "back_title": title_of(back),
             "opts": model_admin.model._meta,
         }
         return TemplateResponse(request, "admin/clinic/worklist_action.html", context)
@@ -465,6 +478,7 @@ def resolve_view(model_admin: admin.ModelAdmin):
             "form": form,
             "submit": "Resolve",
             "back": back,
+            "back_title": title_of(back),
             "opts": model_admin.model._meta,
         }
         return TemplateResponse(request, "admin/clinic/worklist_action.html", context)
@@ -508,3 +522,14 @@ def follow_up_urls(model_admin: admin.ModelAdmin) -> list:
         path("worklist/", follow_ups_list_view(model_admin), name="reminders_worklist_follow_ups"),
         path("<uuid:item_id>/resolve/", resolve_view(model_admin), name="reminders_followup_resolve"),
     ]
+
+
+# The lists a Book or Resolve form can return to, named in its breadcrumb.
+register_titles(
+    {
+        "admin:programs_worklist_below_minimum": lambda basis: BASES[basis][0] if basis in BASES else None,
+        "admin:programs_worklist_missed_sessions": "Consecutive absences and missed sessions",
+        "admin:programs_worklist_iop_roster": "IOP roster",
+        "admin:reminders_worklist_follow_ups": "Open follow-up items",
+    }
+)

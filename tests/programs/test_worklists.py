@@ -364,3 +364,13 @@ def test_week_lists_queries_stay_constant(client, superuser, residential, clinic
                 services.discharge(episode=stay.episode, on=TODAY, disposition="completed", decided_by=clinician)
 
     assert_constant_queries(client, url, fill, big=12)
+
+
+def test_the_contact_form_names_the_list_it_returns_to(client, site_clinician, aftercare):
+    client.force_login(site_clinician)
+    missed = reverse("admin:programs_worklist_checkins", args=["missed"])
+    url = reverse("admin:programs_checkin_contact", args=[aftercare["missed"].public_id])
+
+    page = client.get(url, {"next": missed}).content.decode()
+
+    assert f'<a href="{missed}">Aftercare check-ins missed</a>' in page

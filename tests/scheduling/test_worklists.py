@@ -464,3 +464,16 @@ def test_roster_queries_stay_constant_as_it_grows(client, superuser, track, iop,
             enroll(PatientFactory(), iop, clinician)
 
     assert_constant_queries(client, roster(iop), fill, big=12)
+
+
+def test_the_book_form_names_the_list_it_returns_to(client, site_clinician, clinic):
+    client.force_login(site_clinician)
+    url = reverse("admin:programs_enrollment_book", args=[clinic["alex"].public_id])
+
+    roster = reverse("admin:programs_worklist_iop_roster", args=[clinic["alex"].program.public_id])
+
+    from_the_list = client.get(url, {"next": SCHEDULED}).content.decode()
+    from_the_roster = client.get(url, {"next": roster}).content.decode()
+
+    assert f'<a href="{SCHEDULED}">IOP below weekly minimum, scheduled this week</a>' in from_the_list
+    assert f'<a href="{roster}">IOP roster</a>' in from_the_roster
