@@ -12,16 +12,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.urls import path, reverse
 
 from admissions import selectors
 from admissions.models import Referral, Reservation
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Row, Worklist, action_for, day, days, register_titles, render, staff_name
+from clinic.worklist import Row, Worklist, action_for, day, days, list_view, register_titles, staff_name
 
 VIEW_REFERRALS = "admissions.view_referral"
 VIEW_RESERVATIONS = "admissions.view_reservation"
@@ -210,25 +209,18 @@ def not_contacted_worklist(request: HttpRequest) -> Worklist:
 # --- Views and URLs, hooked into the referral and reservation admins' URLs --------------------------
 
 
-def _list_view(model_admin: admin.ModelAdmin, permission: str, build, category: AuditCategory):
-    def view(request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(permission):
-            raise PermissionDenied
-        return render(request, model_admin, build(request), category=category)
-
-    return model_admin.admin_site.admin_view(view)
-
-
 def referral_worklist_urls(model_admin: admin.ModelAdmin) -> list:
     return [
         path(
             "worklist/waiting/",
-            _list_view(model_admin, VIEW_REFERRALS, waiting_worklist, AuditCategory.CLINICAL),
+            list_view(model_admin, permission=VIEW_REFERRALS, build=waiting_worklist, category=AuditCategory.CLINICAL),
             name="admissions_worklist_waiting",
         ),
         path(
             "worklist/not-contacted/",
-            _list_view(model_admin, VIEW_REFERRALS, not_contacted_worklist, AuditCategory.CLINICAL),
+            list_view(
+                model_admin, permission=VIEW_REFERRALS, build=not_contacted_worklist, category=AuditCategory.CLINICAL
+            ),
             name="admissions_worklist_not_contacted",
         ),
     ]
@@ -238,7 +230,9 @@ def reservation_worklist_urls(model_admin: admin.ModelAdmin) -> list:
     return [
         path(
             "worklist/expiring/",
-            _list_view(model_admin, VIEW_RESERVATIONS, expiring_worklist, AuditCategory.SCHEDULE),
+            list_view(
+                model_admin, permission=VIEW_RESERVATIONS, build=expiring_worklist, category=AuditCategory.SCHEDULE
+            ),
             name="admissions_worklist_expiring",
         ),
     ]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import Resolver404, resolve
 
@@ -131,3 +132,20 @@ def render(
         "opts": model_admin.model._meta,
     }
     return TemplateResponse(request, "admin/clinic/worklist.html", context)
+
+
+def list_view(
+    model_admin: admin.ModelAdmin,
+    *,
+    permission: str,
+    build: Callable[..., Worklist],
+    category: AuditCategory = AuditCategory.CLINICAL,
+):
+    """An admin view drawing the worklist ``build(request, **url_kwargs)`` for a user holding ``permission``."""
+
+    def view(request: HttpRequest, **kwargs) -> HttpResponse:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        return render(request, model_admin, build(request, **kwargs), category=category)
+
+    return model_admin.admin_site.admin_view(view)

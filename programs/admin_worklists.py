@@ -21,7 +21,18 @@ from django.urls import path, reverse
 from clinic import access, audit, clock
 from clinic.errors import DomainError
 from clinic.models import AuditAction, AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, action_for, day, days, register_titles, render, title_of
+from clinic.worklist import (
+    Action,
+    Flag,
+    Row,
+    Worklist,
+    action_for,
+    day,
+    days,
+    list_view,
+    register_titles,
+    title_of,
+)
 from programs import admin_workflows, services
 from programs import worklist_selectors as selectors
 from programs.models import AftercareCheckIn
@@ -239,15 +250,6 @@ def _week_tabs(current: str) -> list[tuple[str, str, bool]]:
     ]
 
 
-def _list_view(model_admin: admin.ModelAdmin, permission: str, build):
-    def view(request: HttpRequest, **kwargs) -> HttpResponse:
-        if not request.user.has_perm(permission):
-            raise PermissionDenied
-        return render(request, model_admin, build(request, **kwargs))
-
-    return model_admin.admin_site.admin_view(view)
-
-
 # --- Record contact (an aftercare check-in) ---------------------------------------------------
 
 
@@ -319,22 +321,22 @@ def stay_worklist_urls(model_admin: admin.ModelAdmin) -> list:
     return [
         path(
             "worklist/step-down/",
-            _list_view(model_admin, VIEW_STAYS, step_down_worklist),
+            list_view(model_admin, permission=VIEW_STAYS, build=step_down_worklist),
             name="programs_worklist_step_down",
         ),
         path(
             "worklist/nearing-discharge/",
-            _list_view(model_admin, VIEW_STAYS, nearing_discharge_worklist),
+            list_view(model_admin, permission=VIEW_STAYS, build=nearing_discharge_worklist),
             name="programs_worklist_nearing_discharge",
         ),
         path(
             "worklist/admissions-week/",
-            _list_view(model_admin, VIEW_STAYS, admissions_worklist),
+            list_view(model_admin, permission=VIEW_STAYS, build=admissions_worklist),
             name="programs_worklist_admissions",
         ),
         path(
             "worklist/discharges-week/",
-            _list_view(model_admin, VIEW_DISCHARGES, discharges_worklist),
+            list_view(model_admin, permission=VIEW_DISCHARGES, build=discharges_worklist),
             name="programs_worklist_discharges",
         ),
     ]
@@ -344,7 +346,7 @@ def checkin_worklist_urls(model_admin: admin.ModelAdmin) -> list:
     return [
         path(
             "worklist/<str:which>/",
-            _list_view(model_admin, VIEW_CHECKINS, _checkins),
+            list_view(model_admin, permission=VIEW_CHECKINS, build=_checkins),
             name="programs_worklist_checkins",
         ),
         path("<uuid:checkin_id>/contact/", contact_view(model_admin), name="programs_checkin_contact"),

@@ -9,13 +9,12 @@ pipeline's problem (is a worker down?) and offers nothing.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.urls import path, reverse
 
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, render
+from clinic.worklist import Action, Flag, Row, Worklist, list_view
 from reminders import selectors
 from reminders.dashboard import start_of_today
 from reminders.models import Reminder, ReminderStatus
@@ -111,14 +110,13 @@ def reminders_worklist(request: HttpRequest, which: str) -> Worklist:
     )
 
 
-def _list_view(model_admin: admin.ModelAdmin):
-    def view(request: HttpRequest, which: str) -> HttpResponse:
-        if not request.user.has_perm(VIEW_REMINDERS):
-            raise PermissionDenied
-        return render(request, model_admin, reminders_worklist(request, which), category=AuditCategory.MESSAGING)
-
-    return model_admin.admin_site.admin_view(view)
-
-
 def reminder_worklist_urls(model_admin: admin.ModelAdmin) -> list:
-    return [path("worklist/<str:which>/", _list_view(model_admin), name="reminders_worklist")]
+    return [
+        path(
+            "worklist/<str:which>/",
+            list_view(
+                model_admin, permission=VIEW_REMINDERS, build=reminders_worklist, category=AuditCategory.MESSAGING
+            ),
+            name="reminders_worklist",
+        )
+    ]

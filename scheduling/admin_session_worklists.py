@@ -10,13 +10,12 @@ audit trail records the list shown without patients.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.urls import path, reverse
 
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, render, staff_name
+from clinic.worklist import Action, Flag, Row, Worklist, list_view, staff_name
 from scheduling import selectors
 from scheduling.admin_views import TAKE_ATTENDANCE
 
@@ -91,14 +90,11 @@ def sessions_worklist(request: HttpRequest, which: str) -> Worklist:
     )
 
 
-def _list_view(model_admin: admin.ModelAdmin):
-    def view(request: HttpRequest, which: str) -> HttpResponse:
-        if not request.user.has_perm(VIEW_SESSIONS):
-            raise PermissionDenied
-        return render(request, model_admin, sessions_worklist(request, which), category=AuditCategory.SCHEDULE)
-
-    return model_admin.admin_site.admin_view(view)
-
-
 def session_worklist_urls(model_admin: admin.ModelAdmin) -> list:
-    return [path("worklist/<str:which>/", _list_view(model_admin), name="scheduling_worklist_sessions")]
+    return [
+        path(
+            "worklist/<str:which>/",
+            list_view(model_admin, permission=VIEW_SESSIONS, build=sessions_worklist, category=AuditCategory.SCHEDULE),
+            name="scheduling_worklist_sessions",
+        )
+    ]

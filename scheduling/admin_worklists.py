@@ -33,8 +33,8 @@ from clinic.worklist import (
     action_for,
     day,
     days,
+    list_view,
     register_titles,
-    render,
     staff_name,
     title_of,
 )
@@ -426,15 +426,6 @@ def follow_ups_worklist(request: HttpRequest) -> Worklist:
     )
 
 
-def follow_ups_list_view(model_admin: admin.ModelAdmin):
-    def view(request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(VIEW_FOLLOW_UPS):
-            raise PermissionDenied
-        return render(request, model_admin, follow_ups_worklist(request))
-
-    return model_admin.admin_site.admin_view(view)
-
-
 class ResolveForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Note", help_text="What was done (optional)."
@@ -486,31 +477,31 @@ def resolve_view(model_admin: admin.ModelAdmin):
     return model_admin.admin_site.admin_view(view)
 
 
-def _list_view(model_admin: admin.ModelAdmin, build):
-    def view(request: HttpRequest, **kwargs) -> HttpResponse:
-        if not request.user.has_perm(VIEW_ENROLLMENTS):
-            raise PermissionDenied
-        return render(request, model_admin, build(request, **kwargs), category=AuditCategory.SCHEDULE)
-
-    return model_admin.admin_site.admin_view(view)
-
-
 def enrollment_worklist_urls(model_admin: admin.ModelAdmin) -> list:
     """Hooked into the IOP enrollments' admin URLs (the lists the figures used to open)."""
     return [
         path(
             "worklist/below-minimum/<str:basis>/",
-            _list_view(model_admin, below_minimum_worklist),
+            list_view(
+                model_admin, permission=VIEW_ENROLLMENTS, build=below_minimum_worklist, category=AuditCategory.SCHEDULE
+            ),
             name="programs_worklist_below_minimum",
         ),
         path(
             "worklist/missed-sessions/",
-            _list_view(model_admin, lambda request: missed_sessions_worklist(request)),
+            list_view(
+                model_admin,
+                permission=VIEW_ENROLLMENTS,
+                build=missed_sessions_worklist,
+                category=AuditCategory.SCHEDULE,
+            ),
             name="programs_worklist_missed_sessions",
         ),
         path(
             "worklist/roster/<uuid:program_id>/",
-            _list_view(model_admin, iop_roster_worklist),
+            list_view(
+                model_admin, permission=VIEW_ENROLLMENTS, build=iop_roster_worklist, category=AuditCategory.SCHEDULE
+            ),
             name="programs_worklist_iop_roster",
         ),
         path("<uuid:enrollment_id>/book/", book_view(model_admin), name="programs_enrollment_book"),
@@ -519,7 +510,11 @@ def enrollment_worklist_urls(model_admin: admin.ModelAdmin) -> list:
 
 def follow_up_urls(model_admin: admin.ModelAdmin) -> list:
     return [
-        path("worklist/", follow_ups_list_view(model_admin), name="reminders_worklist_follow_ups"),
+        path(
+            "worklist/",
+            list_view(model_admin, permission=VIEW_FOLLOW_UPS, build=follow_ups_worklist),
+            name="reminders_worklist_follow_ups",
+        ),
         path("<uuid:item_id>/resolve/", resolve_view(model_admin), name="reminders_followup_resolve"),
     ]
 

@@ -14,15 +14,14 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.urls import path, reverse
 
 from clinic import access, clock
 from clinic.models import AuditCategory
-from clinic.worklist import Flag, Row, Worklist, action_for, day, days, register_titles, render
+from clinic.worklist import Flag, Row, Worklist, action_for, day, days, list_view, register_titles
 from programs.models import Placement, Program
 from utilization import roles, selectors
 from utilization.models import (
@@ -299,15 +298,12 @@ def ur_worklist(request: HttpRequest, which: str) -> Worklist:
     )
 
 
-def _list_view(model_admin: admin.ModelAdmin):
-    def view(request: HttpRequest, which: str) -> HttpResponse:
-        if not request.user.has_perm(VIEW):
-            raise PermissionDenied
-        return render(request, model_admin, ur_worklist(request, which), category=AuditCategory.PAYER)
-
-    return model_admin.admin_site.admin_view(view)
-
-
 def authorization_worklist_urls(model_admin: admin.ModelAdmin) -> list:
     """Hooked into the authorizations' admin URLs, before the stock "<path:object_id>/" pages."""
-    return [path("worklist/<str:which>/", _list_view(model_admin), name="utilization_worklist")]
+    return [
+        path(
+            "worklist/<str:which>/",
+            list_view(model_admin, permission=VIEW, build=ur_worklist, category=AuditCategory.PAYER),
+            name="utilization_worklist",
+        )
+    ]
