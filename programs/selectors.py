@@ -140,6 +140,13 @@ def patient_placements(*, patient: Patient) -> list[Placement]:
     )
 
 
+def how_it_began(kind: str, transition_kind: str | None) -> str:
+    """How a placement of ``kind`` began: by a step down or up, else an admission or an enrollment."""
+    if transition_kind is not None:
+        return "stepped_down" if transition_kind == "step_down" else "stepped_up"
+    return "admitted" if kind == "residential" else "enrolled"
+
+
 def patient_journey(*, patient: Patient, placements: list[Placement] | None = None) -> list[JourneyStep]:
     """The levels of care a patient has been through, oldest first, without cancelled (reversed) ones.
 
@@ -150,10 +157,7 @@ def patient_journey(*, patient: Patient, placements: list[Placement] | None = No
     steps: list[JourneyStep] = []
     for placement in placements:
         transition = getattr(placement, "transition_in", None)
-        if transition is not None:
-            began = "stepped_down" if transition.kind == "step_down" else "stepped_up"
-        else:
-            began = "admitted" if placement.is_residential else "enrolled"
+        began = how_it_began(placement.kind, transition.kind if transition is not None else None)
         steps.append(JourneyStep(placement.kind, placement.program, placement.start_on, placement.ended_on, began))
     plans = patient.aftercare_plans.exclude(status="revoked").select_related("program").order_by("starts_on")
     for plan in plans:

@@ -15,6 +15,7 @@ from django.db.models.functions import Cast, RowNumber
 from clinic import clock
 from patients.models import Patient
 from programs.models import Placement, PlacementKind, Program
+from programs.selectors import how_it_began
 from scheduling.models import (
     PARTIAL_ATTENDANCE,
     Attendance,
@@ -602,12 +603,7 @@ def patient_care(*, patient: Patient, now: dt.datetime | None = None) -> Patient
     week: CareWeek | None = None
     latest_start: dt.date | None = None
     for _source, _id, kind, name, start_on, end_on, transition, monday, scheduled, attended, adult, young in rows:
-        if kind == "aftercare":
-            began = "discharged"
-        elif transition is not None:
-            began = "stepped_down" if transition == "step_down" else "stepped_up"
-        else:
-            began = "admitted" if kind == PlacementKind.RESIDENTIAL else "enrolled"
+        began = "discharged" if kind == "aftercare" else how_it_began(kind, transition)
         steps.append(CareStep(kind, name, start_on, end_on, began))
         in_force = monday is not None and start_on < monday + dt.timedelta(days=7)
         in_force = in_force and (end_on is None or end_on > monday)
