@@ -38,6 +38,8 @@ INSTANTS=("$@")
 TESTS=(tests/scheduling tests/reminders tests/programs tests/patients
   tests/clinic/test_admin_pages.py tests/clinic/test_dashboard.py tests/clinic/test_admin_workflows.py
   tests/api/test_me.py tests/api/test_patient_app.py tests/api/test_aftercare_api.py
+  tests/api/test_patient_care_sql.py tests/api/test_me_sessions_pages.py
+  tests/admissions/test_worklists.py tests/utilization/test_ur_worklists.py
   --ignore=tests/programs/test_concurrency.py --ignore=tests/scheduling/test_concurrency.py
   --deselect=tests/programs/test_seed_demo.py::test_seed_demo_scales_up
   --deselect=tests/programs/test_seed_demo.py::test_seed_demo_builds_every_phase_and_a_second_run_changes_nothing
@@ -56,6 +58,9 @@ export FAKETIME_DONT_FAKE_MONOTONIC=1
 if ! command -v faketime > /dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime > /dev/null
 fi
+
+# INSTANTS_TESTS="tests/x.py tests/y.py" runs only those (a new clock-sensitive test at every instant).
+[ -n "${INSTANTS_TESTS:-}" ] && read -r -a TESTS <<< "$INSTANTS_TESTS"
 
 # Two lanes by default: each instant is mostly one pytest process, and this machine has two cores.
 # Each lane runs every other instant on its own ports, template cluster and Redis; the output of a

@@ -12,8 +12,8 @@ import pytest
 
 from clinic import clock
 from programs import selectors as journey_selectors
-from scheduling import selectors, services
-from scheduling.models import Attendance, Booking, CancelReason
+from scheduling import selectors
+from scheduling.models import Attendance, Booking, CancelReason, Session, SessionStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -46,11 +46,15 @@ def test_the_one_statement_answers_as_the_orm_selectors_for_every_patient(world)
     this_week = list(_this_weeks_bookings(world).order_by("starts_at"))
     assert this_week, "the world books Alex into this week's groups"
     # Attendance on one, a cancelled booking and (if there is a third) a cancelled session: each moves the hours.
+    # Written as rows the services leave behind (they refuse to cancel what has started, and this week's
+    # sessions may have, at the instant the suite runs): the readers must agree on any such week.
     Booking.objects.filter(pk=this_week[0].pk).update(attendance=Attendance.PRESENT, minutes_attended=170)
     if len(this_week) > 1:
         Booking.objects.filter(pk=this_week[1].pk).update(cancelled_at=clock.now(), cancel_reason=CancelReason.STAFF)
     if len(this_week) > 2:
-        services.cancel_session(session=this_week[2].session, reason="Snow")
+        Session.objects.filter(pk=this_week[2].session_id).update(
+            status=SessionStatus.CANCELLED, cancelled_at=clock.now()
+        )
 
     patients = [world.patient, world.discharged_patient, world.resident, world.newcomer]
     answers = {p.pk: _actual(p) for p in patients}
