@@ -13,6 +13,7 @@ import logging
 import random
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 import time_machine
 from django.db import connection
@@ -532,15 +533,36 @@ def test_only_this_patients_pending_texts_ride_along(evening, patient, provider,
     assert Reminder.objects.get(pk=evening["B"].pk).status == ReminderStatus.SENT
 
 
-def test_a_text_claimed_in_the_batch_but_due_later_is_released_for_its_own_turn(evening, patient, provider):
-    # The batch was claimed at 18:00 (D is due), but is judged at 16:35: D is no companion of A's text.
+def test_a_text_claimed_in_the_batch_but_due_later_is_released_for_its_own_turn(evening, patient, provider, settings):
+    settings.REMINDERS_MERGE_EARLY_MINUTES = 10
+    # The batch was claimed at 18:00 (D is due), but is judged at 16:35: C, due at 16:45, is inside the
+    # ten-minute window (its edge included) and rides along; D is no companion of A's text.
     claims = dispatch.claim_due(limit=100, now=_at_ny(18, 0))
     assert len(claims) == 4
 
     dispatch.Dispatcher(now=_at_ny(16, 35)).deliver(claims)
 
-    d = Reminder.objects.get(pk=evening["D"].pk)
+    c, d = (Reminder.objects.get(pk=evening[n].pk) for n in "CD")
+    assert (c.status, c.merged_into_id) == (ReminderStatus.SENT, evening["A"].pk)
     assert (d.status, d.attempts, d.lease_expires_at, d.merged_into_id) == (ReminderStatus.PENDING, 0, None, None)
+
+
+def test_a_pending_text_whose_appointment_has_begun_does_not_ride_along(evening, patient, provider):
+    # B failed for a while and its retry is due at 18:50, after its appointment began (18:40).
+    Reminder.objects.filter(pk__in=[evening["A"].pk, evening["C"].pk]).update(status=ReminderStatus.CANCELLED)
+    Reminder.objects.filter(pk=evening["B"].pk).update(send_after=_at_ny(18, 50))
+
+    assert deliver(_at_ny(18, 45)) == dispatch.BatchResult(sent=1)  # D's text, alone
+
+    b = Reminder.objects.get(pk=evening["B"].pk)
+    assert (b.status, b.merged_into_id) == (ReminderStatus.PENDING, None)
+
+
+def test_a_merged_text_retried_and_then_sent_clears_the_error_of_both(merged_pair, patient, provider):
+    provider.answers = [TransientSendError("busy")]
+    deliver(merged_pair)
+    assert deliver(merged_pair + D(minutes=2)) == dispatch.BatchResult(sent=2)
+    assert [(r.status, r.last_error) for r in _day_before_texts(patient)] == [(ReminderStatus.SENT, "")] * 2
 
 
 def test_a_text_that_failed_for_good_does_not_count_towards_the_days_cap(evening, patient, provider, settings):
@@ -555,3 +577,62 @@ def test_a_merged_text_counts_once_towards_the_days_cap(evening, patient, provid
     settings.REMINDERS_SMS_DAILY_CAP = 2
     assert deliver(_at_ny(16, 35)) == dispatch.BatchResult(sent=3)  # A with B and C: one text
     assert deliver(_at_ny(18, 0)) == dispatch.BatchResult(sent=1)  # the second text of the day
+
+
+@pytest.fixture
+def seven_texts(iop, clinician, patient, settings):
+    """Seven two-minute appointments from 18:35 to 18:47: their 2 h texts are due 16:35 to 16:47."""
+    settings.REMINDERS_CHANNELS = ["sms"]
+    with time_machine.travel(dt.datetime.combine(WEDNESDAY, dt.time(12, 0), tzinfo=NEW_YORK), tick=False):
+        for i in range(7):
+            make_series(iop, clinician, name=f"S{i}", rule="FREQ=DAILY;COUNT=1", starts_on=WEDNESDAY,
+                        start_time=dt.time(18, 35 + 2 * i), duration_minutes=2)  # fmt: skip
+        journey.enroll_in_iop(patient=patient, program=iop, start_on=WEDNESDAY, enrolled_by=clinician)
+    Reminder.objects.filter(patient=patient, kind="24h").update(status=ReminderStatus.CANCELLED)
+    return list(Reminder.objects.filter(patient=patient, kind="2h").order_by("event_at"))
+
+
+def test_at_most_five_pending_texts_ride_along_the_earliest_first(seven_texts, patient, provider):
+    assert len(seven_texts) == 7
+    assert deliver(_at_ny(16, 35)) == dispatch.BatchResult(sent=6)
+    rows = [Reminder.objects.get(pk=r.pk) for r in seven_texts]
+    assert [r.status for r in rows] == [ReminderStatus.SENT] * 6 + [ReminderStatus.PENDING]
+
+
+def test_a_pending_text_due_at_local_midnight_waits_for_its_own_day(iop, clinician, patient, settings, provider):
+    settings.REMINDERS_CHANNELS = ["sms"]
+    thursday = WEDNESDAY + D(days=1)
+    with time_machine.travel(dt.datetime.combine(WEDNESDAY, dt.time(12, 0), tzinfo=NEW_YORK), tick=False):
+        for name, start in (("Late", dt.time(1, 50)), ("Later", dt.time(2, 0))):
+            make_series(iop, clinician, name=name, rule="FREQ=DAILY;COUNT=1", starts_on=thursday, start_time=start,
+                        duration_minutes=5)  # fmt: skip
+        journey.enroll_in_iop(patient=patient, program=iop, start_on=WEDNESDAY, enrolled_by=clinician)
+    Reminder.objects.filter(patient=patient, kind="24h").update(status=ReminderStatus.CANCELLED)
+    _late, later = Reminder.objects.filter(patient=patient, kind="2h").order_by("event_at")
+    assert later.send_after == dt.datetime.combine(thursday, dt.time(0, 0), tzinfo=NEW_YORK)
+
+    # At 23:50 the texts would wait for the end of quiet hours: this patient has none (equal ends).
+    type(patient).objects.filter(pk=patient.pk).update(quiet_hours_start=dt.time(0), quiet_hours_end=dt.time(0))
+    assert deliver(_at_ny(23, 50)) == dispatch.BatchResult(sent=1)
+
+    later.refresh_from_db()
+    assert (later.status, later.merged_into_id) == (ReminderStatus.PENDING, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_text_another_worker_holds_is_left_to_it_without_waiting(evening, patient, provider):
+    db = connection.settings_dict
+    other = psycopg.connect(dbname=db["NAME"], host=db["HOST"] or None, port=db["PORT"] or None,
+                            user=db["USER"] or None, autocommit=False)  # fmt: skip
+    try:
+        other.execute("SELECT id FROM reminders_reminder WHERE id = %s FOR UPDATE", [evening["B"].pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")  # a wait for B's lock would end in an error here
+        assert deliver(_at_ny(16, 35)) == dispatch.BatchResult(sent=2)  # A, with C
+    finally:
+        other.rollback()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    b, c = (Reminder.objects.get(pk=evening[n].pk) for n in "BC")
+    assert (b.status, c.status, c.merged_into_id) == (ReminderStatus.PENDING, ReminderStatus.SENT, evening["A"].pk)
