@@ -303,3 +303,27 @@ def test_namesakes_of_one_program_are_listed_in_the_order_they_enrolled(iop, cli
     assert _rows_in_heap_order(first, second) == [second.pk, first.pk]
     weeks = selectors.weekly_hours(week_of=week, programs=[iop])
     assert [w.enrollment for w in weeks] == [first, second]
+
+
+def test_enrollments_given_are_judged_only_if_open_outpatient_and_of_an_active_program(iop, site, bed, clinician, week):
+    from programs.models import Placement
+
+    kept = _enroll(iop, clinician, week - D(7), name="Kept")
+    cancelled = _enroll(iop, clinician, week - D(7), name="Cancelled")
+    Placement.objects.filter(pk=cancelled.pk).update(cancelled_at=clock.now())
+    closed_program = ProgramFactory(site=site, iop=True, name="Closed IOP")
+    closed = _enroll(closed_program, clinician, week - D(7), name="Closed")
+    type(closed_program).objects.filter(pk=closed_program.pk).update(is_active=False)
+    stay = journey.admit_to_residential(
+        patient=PatientFactory(legal_last_name="Resident"), bed=bed, admitted_on=week - D(3), admitted_by=clinician
+    )
+    given = list(
+        Placement.objects.select_related("program", "patient").filter(
+            pk__in=[kept.pk, cancelled.pk, closed.pk, stay.pk]
+        )
+    )
+    assert len(given) == 4
+
+    weeks = selectors.weekly_hours(week_of=week, enrollments=given)
+
+    assert [w.enrollment for w in weeks] == [kept]
