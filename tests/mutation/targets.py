@@ -77,6 +77,7 @@ TARGETS: list[Target] = [
             "tests/programs/test_discharge.py",
             "tests/programs/test_database_invariants.py",
             "tests/programs/test_transitions_mutants.py",
+            "tests/programs/test_transition_races.py",
         ],
         functions=[
             "_check_not_far_future",
@@ -114,6 +115,9 @@ TARGETS: list[Target] = [
             "tests/reminders/test_discreet_sender.py",
             "tests/reminders/test_dispatch_queries.py",
             "tests/reminders/test_booking_reminders.py",
+            # The claim and the fence across two connections, and the caps by the patient's local day.
+            "tests/reminders/test_claims.py",
+            "tests/reminders/test_sms_caps.py",
             "tests/reminders/test_dispatch_mutants.py",
         ],
     ),
