@@ -111,13 +111,17 @@ def test_a_refused_message_fails_with_the_providers_words_cut_to_2000_characters
 
 
 def test_a_transient_failure_is_retried_after_the_backoff_with_the_error_kept(planned, due_at, provider):
-    checkin = planned("sms")
-    provider.answers = [TransientSendError("503 busy")]
+    checkin, other = planned("sms"), planned("sms")
+    words = "503 busy " + "y" * 2100
+    provider.answers = [TransientSendError(words), TransientSendError("timeout")]
 
-    assert deliver(due_at) == dispatch.BatchResult(retried=1)
+    assert deliver(due_at) == dispatch.BatchResult(retried=2)
 
-    row = reminder_for(checkin, channel="sms", kind="day_before")
-    assert (row.status, row.attempts, row.last_error) == (ReminderStatus.PENDING, 1, "503 busy")
+    row, other_row = (reminder_for(c, channel="sms", kind="day_before") for c in (checkin, other))
+    if row.last_error == "timeout":
+        row, other_row = other_row, row
+    assert (row.status, row.attempts, row.last_error) == (ReminderStatus.PENDING, 1, words[:2000])
+    assert (other_row.status, other_row.last_error) == (ReminderStatus.PENDING, "timeout")
     assert row.lease_expires_at is None and row.cleared_at is None  # the text no longer counts towards the caps
     assert due_at + D(seconds=30) <= row.send_after <= due_at + D(seconds=90)  # 60 s, jittered by half
 
@@ -285,16 +289,19 @@ def test_texts_in_quiet_hours_wait_with_their_attempt_given_back_and_no_lease(pl
     assert provider.sent == []
 
 
-def test_a_stale_claim_finishes_nothing_and_is_counted_as_skipped(planned, due_at, provider):
-    checkin = planned("sms")
-    row = reminder_for(checkin, channel="sms", kind="day_before")
-    [(pk, attempt)] = dispatch.claim_due(limit=10, now=due_at)
-    Reminder.objects.filter(pk=pk).update(attempts=attempt + 1)  # claimed again by another worker
-    SmsOptOut.objects.create(phone=checkin.plan.patient.phone, keyword="STOP")
+def test_stale_claims_finish_nothing_and_are_counted_as_skipped(planned, due_at, provider):
+    checkins = [planned("sms"), planned("sms")]
+    claims = dispatch.claim_due(limit=10, now=due_at)
+    assert len(claims) == 2
+    for pk, attempt in claims:
+        Reminder.objects.filter(pk=pk).update(attempts=attempt + 1)  # claimed again by another worker
+    for checkin in checkins:
+        SmsOptOut.objects.create(phone=checkin.plan.patient.phone, keyword="STOP")
 
-    assert dispatch.Dispatcher(now=due_at).deliver([(pk, attempt)]) == dispatch.BatchResult(skipped=1)
-    row.refresh_from_db()
-    assert (row.status, row.status_reason) == (ReminderStatus.SENDING, "")
+    assert dispatch.Dispatcher(now=due_at).deliver(claims) == dispatch.BatchResult(skipped=2)
+    for checkin in checkins:
+        row = reminder_for(checkin, channel="sms", kind="day_before")
+        assert (row.status, row.status_reason) == (ReminderStatus.SENDING, "")
 
 
 def test_a_batch_of_check_in_reminders_reads_no_booking(planned, due_at, provider):
@@ -354,6 +361,16 @@ def merged_pair(iop, clinician, patient, settings):
                         duration_minutes=60)  # fmt: skip
         journey.enroll_in_iop(patient=patient, program=iop, start_on=WEDNESDAY, enrolled_by=clinician)
         yield clock.now()
+
+
+@pytest.fixture
+def two_merged_pairs(merged_pair, iop, clinician, patient):
+    """The same evening for a second patient of the same groups: two merged texts in one batch."""
+    other = PatientFactory(time_zone=patient.time_zone)
+    with time_machine.travel(merged_pair, tick=False):
+        journey.enroll_in_iop(patient=other, program=iop, start_on=WEDNESDAY, enrolled_by=clinician)
+    assert len(_day_before_texts(other)) == 2
+    return other
 
 
 def _day_before_texts(patient):
@@ -425,16 +442,19 @@ def test_a_merged_text_marks_both_reminders_cleared_at_its_instant(merged_pair, 
     assert [(r.status, r.cleared_at) for r in _day_before_texts(patient)] == [(ReminderStatus.SENT, merged_pair)] * 2
 
 
-def test_a_text_cancelled_by_staff_after_its_claim_is_not_sent(planned, due_at, provider):
-    checkin = planned("sms")
+def test_texts_cancelled_by_staff_after_their_claim_are_not_sent(planned, due_at, provider):
+    checkins = [planned("sms"), planned("sms")]
     claims = dispatch.claim_due(limit=10, now=due_at)
-    row = reminder_for(checkin, channel="sms", kind="day_before")
-    Reminder.objects.filter(pk=row.pk).update(status=ReminderStatus.CANCELLED, status_reason=Reason.TARGET_GONE)
+    rows = [reminder_for(c, channel="sms", kind="day_before") for c in checkins]
+    Reminder.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=ReminderStatus.CANCELLED, status_reason=Reason.TARGET_GONE
+    )
 
-    assert dispatch.Dispatcher(now=due_at).deliver(claims) == dispatch.BatchResult(skipped=1)
+    assert dispatch.Dispatcher(now=due_at).deliver(claims) == dispatch.BatchResult(skipped=2)
 
-    row.refresh_from_db()
-    assert (row.status, row.cleared_at) == (ReminderStatus.CANCELLED, None)
+    for row in rows:
+        row.refresh_from_db()
+        assert (row.status, row.cleared_at) == (ReminderStatus.CANCELLED, None)
     assert provider.sent == []
 
 
@@ -636,3 +656,30 @@ def test_a_pending_text_another_worker_holds_is_left_to_it_without_waiting(eveni
             cursor.execute("RESET lock_timeout")
     b, c = (Reminder.objects.get(pk=evening[n].pk) for n in "BC")
     assert (b.status, c.status, c.merged_into_id) == (ReminderStatus.PENDING, ReminderStatus.SENT, evening["A"].pk)
+
+
+def test_two_merged_texts_in_one_batch_count_all_four_reminders(two_merged_pairs, merged_pair, provider):
+    assert deliver(merged_pair) == dispatch.BatchResult(sent=4)
+    assert len(provider.sent) == 2
+
+
+def test_two_merged_texts_whose_leases_passed_are_both_skipped(two_merged_pairs, merged_pair, provider):
+    provider.on_send = lambda message: Reminder.objects.filter(idempotency_key=message.idempotency_key).update(
+        attempts=F("attempts") + 1
+    )
+    assert deliver(merged_pair) == dispatch.BatchResult(skipped=2)
+
+
+def test_a_pending_e_mail_of_the_patient_does_not_ride_along_with_a_text(evening, patient, provider, settings):
+    settings.REMINDERS_CHANNELS = ["email"]
+    booking_b = evening["B"].booking_id
+    with time_machine.travel(_at_ny(12, 0), tick=False):
+        services.plan_for(target="booking", ids=[booking_b], now=_at_ny(12, 0))
+    email = Reminder.objects.get(booking_id=booking_b, channel="email", kind="2h")
+    Reminder.objects.filter(channel="email").exclude(pk=email.pk).update(status=ReminderStatus.CANCELLED)
+
+    deliver(_at_ny(16, 35))
+
+    email.refresh_from_db()
+    assert (email.status, email.merged_into_id) == (ReminderStatus.PENDING, None)
+    assert Reminder.objects.get(pk=evening["B"].pk).merged_into_id == evening["A"].pk
