@@ -66,6 +66,7 @@ TARGETS: list[Target] = [
             "iop_below_minimum",
             "iop_consecutive_absences",
         ],
+        in_sample=True,
     ),
     Target("clinic/audit.py", ["tests/clinic/test_audit.py", "tests/clinic/test_audit_mutants.py"], in_sample=True),
     # The transitions: admit, step down, discharge (and the checks they share).
@@ -106,6 +107,7 @@ TARGETS: list[Target] = [
             "tests/reminders/test_discreet_sender.py",
             "tests/reminders/test_content_mutants.py",
         ],
+        in_sample=True,
     ),
     Target(
         "reminders/dispatch.py",
