@@ -206,8 +206,10 @@ FORBIDDEN_WORDS_BY_LANGUAGE = {"en": FORBIDDEN_WORDS, "es": FORBIDDEN_WORDS_ES}
 
 
 def _plain(text: str) -> str:
-    # Texts drop accents to stay in GSM-7 ("adiccion"), so compare without them.
-    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if not unicodedata.combining(c))
+    # Texts drop accents to stay in GSM-7 ("adiccion"), so compare without them. casefold(), not lower() or
+    # upper(): Unicode's caseless match, under which "Großmann", "GROSSMANN" and "GROẞMANN" are one name
+    # (lower() leaves "ß" apart from "ss"; upper() leaves the capital "ẞ" apart from "SS").
+    return "".join(c for c in unicodedata.normalize("NFD", text.casefold()) if not unicodedata.combining(c))
 
 
 def contains_forbidden(text: str, *, extra: Sequence[str] = ()) -> list[str]:

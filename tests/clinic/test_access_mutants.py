@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clinic import access
 from clinic.access import Role, Scope
+from patients.models import Patient
 from programs import services
 from programs.models import Placement, Program, ResidentialStay, Site
 from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory
@@ -54,6 +55,8 @@ def test_a_login_without_a_role_sees_no_site_no_program_no_patient(site, patient
     assert not access.visible_sites(nobody).exists()
     assert not access.visible_programs(nobody).exists()
     assert not access.visible_patients(nobody).exists()
+    # The ids as a subquery too (what the lists and the search filter by): none, and a valid subquery.
+    assert not Patient.objects.filter(pk__in=access.visible_patient_ids(nobody)).exists()
 
 
 def test_staff_see_the_programs_of_their_sites_only(site_clinician, residential, iop, other_site):

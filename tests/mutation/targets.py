@@ -66,6 +66,7 @@ TARGETS: list[Target] = [
             "iop_below_minimum",
             "iop_consecutive_absences",
         ],
+        in_sample=True,
     ),
     Target("clinic/audit.py", ["tests/clinic/test_audit.py", "tests/clinic/test_audit_mutants.py"], in_sample=True),
     # The transitions: admit, step down, discharge (and the checks they share).
@@ -77,6 +78,7 @@ TARGETS: list[Target] = [
             "tests/programs/test_discharge.py",
             "tests/programs/test_database_invariants.py",
             "tests/programs/test_transitions_mutants.py",
+            "tests/programs/test_transition_races.py",
         ],
         functions=[
             "_check_not_far_future",
@@ -105,6 +107,7 @@ TARGETS: list[Target] = [
             "tests/reminders/test_discreet_sender.py",
             "tests/reminders/test_content_mutants.py",
         ],
+        in_sample=True,
     ),
     Target(
         "reminders/dispatch.py",
@@ -114,6 +117,9 @@ TARGETS: list[Target] = [
             "tests/reminders/test_discreet_sender.py",
             "tests/reminders/test_dispatch_queries.py",
             "tests/reminders/test_booking_reminders.py",
+            # The claim and the fence across two connections, and the caps by the patient's local day.
+            "tests/reminders/test_claims.py",
+            "tests/reminders/test_sms_caps.py",
             "tests/reminders/test_dispatch_mutants.py",
         ],
     ),

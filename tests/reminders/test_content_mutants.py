@@ -336,3 +336,29 @@ def test_days_are_the_patients_local_days_in_every_channel():
         channel="push", items=[_appointment(site, TUE_6PM)], patient=_patient(confidential_communication=True)
     )
     assert (sms.channel, secret.channel) == ("sms", "push")
+
+
+@pytest.mark.parametrize(
+    "site_name, typed",
+    [
+        # lower() keeps "ß", so "großmann" would not be found in "grossmann".
+        ("Großmann Haus", "GROSSMANN FRONT DESK"),
+        # upper() keeps the capital "ẞ" of German capitals, so "GROSSMANN" would not be found in "GROẞMANN".
+        ("Großmann Haus", "GROẞMANN FRONT DESK"),
+        ("Grossmann Haus", "Großmann front desk"),
+    ],
+)
+def test_the_sites_own_name_is_found_in_any_spelling_of_its_sharp_s(site_name, typed):
+    with pytest.raises(ValidationError) as info:
+        check_discreet(typed, extra=[site_name.split()[0]])
+    assert info.value.messages[0].endswith(f'it must not contain "{site_name.split()[0]}".')
+
+
+def test_a_sharp_s_spelling_of_a_forbidden_word_is_refused():
+    # "SEẞION" is "session" caselessly; neither lower() ("seßion") nor upper() ("SEẞION") finds it.
+    with pytest.raises(ValidationError) as info:
+        check_discreet("SEẞION ROOM")
+    assert info.value.messages[0].endswith('it must not contain "session".')
+    # A ligature is its letters caselessly too: "Subﬆance" names "substance".
+    with pytest.raises(ValidationError):
+        check_discreet("Subﬆance Street")

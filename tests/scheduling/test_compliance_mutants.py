@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from clinic import clock
 from programs import services as journey
@@ -278,3 +279,51 @@ def test_absences_of_a_residential_stay_or_a_reversed_step_down_are_not_iop_runs
     assert selectors.consecutive_absences(n=2) == []
     # The residential stay missed its last two groups too: absent, but not from an IOP.
     assert Booking.objects.filter(placement=in_house, attendance=Attendance.ABSENT).count() == 2
+
+
+def _rows_in_heap_order(*placements) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM programs_placement WHERE id = ANY(%s) ORDER BY ctid", [[p.pk for p in placements]]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_namesakes_of_one_program_are_listed_in_the_order_they_enrolled(iop, clinician, week):
+    first = _enroll(iop, clinician, week - D(7), name="Nguyen")
+    second = _enroll(iop, clinician, week - D(7), name="Nguyen")
+    # Rewrite the first enrollment's row so that its live version lies after the second's in the table:
+    # a scan then meets the second first, and without the id in the ordering the namesakes would come
+    # out the other way round (so a page could swap them from one load to the next). The start moves
+    # and comes back: an indexed column changed, so the index entries point at the new version too
+    # (an update leaving every indexed column alone is a HOT update, still reached through the old slot).
+    with connection.cursor() as cursor:
+        for step in ("- 1", "+ 1"):
+            cursor.execute(f"UPDATE programs_placement SET start_on = start_on {step} WHERE id = %s", [first.pk])
+    assert _rows_in_heap_order(first, second) == [second.pk, first.pk]
+    weeks = selectors.weekly_hours(week_of=week, programs=[iop])
+    assert [w.enrollment for w in weeks] == [first, second]
+
+
+def test_enrollments_given_are_judged_only_if_open_outpatient_and_of_an_active_program(iop, site, bed, clinician, week):
+    from programs.models import Placement
+
+    kept = _enroll(iop, clinician, week - D(7), name="Kept")
+    cancelled = _enroll(iop, clinician, week - D(7), name="Cancelled")
+    Placement.objects.filter(pk=cancelled.pk).update(cancelled_at=clock.now())
+    closed_program = ProgramFactory(site=site, iop=True, name="Closed IOP")
+    closed = _enroll(closed_program, clinician, week - D(7), name="Closed")
+    type(closed_program).objects.filter(pk=closed_program.pk).update(is_active=False)
+    stay = journey.admit_to_residential(
+        patient=PatientFactory(legal_last_name="Resident"), bed=bed, admitted_on=week - D(3), admitted_by=clinician
+    )
+    given = list(
+        Placement.objects.select_related("program", "patient").filter(
+            pk__in=[kept.pk, cancelled.pk, closed.pk, stay.pk]
+        )
+    )
+    assert len(given) == 4
+
+    weeks = selectors.weekly_hours(week_of=week, enrollments=given)
+
+    assert [w.enrollment for w in weeks] == [kept]
