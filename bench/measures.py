@@ -324,8 +324,11 @@ _FLOOR = (
     "would save the caller's statement but not its revocation check, so it would not close the gap."
 )
 API_NOTES = {
-    "me": "About 1.8-2.0 ms of CPU per request against the raw view's 0.6 ms, one statement to read (the caller's "
-    f"own row serves the profile) and one to audit. {_FLOOR}",
+    "me": "About 1.8 ms of CPU per request against the raw view's 0.6 ms (7.6 ms before issue 17): one statement "
+    "to read (the caller's own row serves the profile) and one to audit. Runs of the same code land either side "
+    f"of the line (2.46x, 2.14x, 1.91x on an idle machine). {_FLOOR} What would close it: the profile read "
+    "and its audit row in one statement (the caller's SELECT as a data-modifying CTE that also writes the "
+    "row, since /me/ shows only the caller's own record), about 0.2 ms of the 0.5 ms left above 2x.",
     "me-care": "About 1.9 ms of CPU against the raw view's 0.7 ms since the journey and this week's hours are one "
     f"statement (scheduling.selectors.patient_care; three ORM queries and 7.7 ms before). {_FLOOR}",
     "me-sessions": "About 1.5-1.7 ms of CPU against the raw view's 0.6 ms since the first page of upcoming sessions "
