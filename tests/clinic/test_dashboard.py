@@ -210,3 +210,40 @@ def test_todays_sessions_are_those_of_the_clinicians_site_only(staff_client, cli
 
     assert len({s.series.program.site.code for s in everywhere}) >= 2
     assert mine and [s.pk for s in mine] == [s.pk for s in everywhere if s.series.program.site.code == "riverside"]
+
+
+HREF = re.compile(r'href="([^"]*)"')
+
+
+def _content_links(client, url: str) -> set[str]:
+    """The links a page offers inside the admin's content area (not its header or the frame's app list)."""
+    page = client.get(url)
+    assert page.status_code == 200, url
+    text = page.content.decode()
+    content = text[text.index('<div id="content"') : text.index('<footer id="footer"')]
+    return {html.unescape(href).split("#")[0] for href in HREF.findall(content)}
+
+
+def test_a_shift_runs_from_pages_that_link_to_no_stock_list(staff_client):
+    """Every page of a shift (each figure's worklist, each census card's board or roster, a chart) offers its
+    next steps as worklists, boards, workflows and charts: none of its own links is a stock changelist."""
+    page = staff_client.get(reverse("admin:index"))
+    board = page.context["dashboard"]
+    start = [html.unescape(href) for href, _figure in CARD.findall(page.content.decode())]
+    patient = board.census and next(
+        row["program"].placements.filter(ended_on__isnull=True).first().patient
+        for row in board.census
+        if row["patients"]
+    )
+    pages = set(start) | {reverse("admin:patients_patient_change", args=[patient.pk])}
+    assert len(pages) > 20
+    seen = 0
+    for url in sorted(pages):
+        links = _content_links(staff_client, url)
+        seen += len(links)
+        stock = {link for link in links if STOCK_CHANGELIST.match(link)}
+        assert not stock, (url, stock)
+    assert seen > 100  # rows' actions, tabs, charts: the pages were read, not empty
+    # The check sees a stock list where there is one: the dashboard's "All records" app list has them.
+    everything = {html.unescape(href) for href in HREF.findall(page.content.decode())}
+    assert any(STOCK_CHANGELIST.match(link) for link in everything)
