@@ -12,7 +12,7 @@ from clinic.access import Role, Scope
 from patients.models import Patient
 from programs import services
 from programs.models import Placement, Program, ResidentialStay, Site
-from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory
+from tests.factories import BedFactory, PatientFactory, ProgramFactory, SiteFactory, UserFactory, staff_member
 
 pytestmark = pytest.mark.django_db
 D = dt.timedelta
@@ -159,3 +159,101 @@ def test_reversals_are_scoped_through_either_the_transition_or_the_discharge(
     reversal = services.reverse_transition(transition=transition, reason="Recorded in error", reversed_by=clinician)
     assert list(access.scope_queryset(Reversal.objects.all(), user=site_clinician)) == [reversal]
     assert not access.scope_queryset(Reversal.objects.all(), user=colleague_elsewhere).exists()
+
+
+# --- The caller's role and patient id, as each kind of request loads the user (issue 17's caching) ---------
+
+
+def _as_the_session_loads_it(user):
+    """A fresh user object, as Django's session authentication loads it: the row alone, no patient record."""
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_a_patient_loaded_by_the_session_is_recognised_once_and_sees_only_their_own_rows(
+    patient_user, django_assert_num_queries
+):
+    patient = Patient.objects.get(user=patient_user)
+    user = _as_the_session_loads_it(patient_user)
+    with django_assert_num_queries(2):  # the groups' names, then the patient id
+        assert access.role_of(user) == Role.PATIENT
+    with django_assert_num_queries(1):  # the patients query only: the id was remembered with the role
+        assert list(access.visible_patients(user).values_list("pk", flat=True)) == [patient.pk]
+    # Rows scoped through a patient path: the patient's own placements (the live and the cancelled one), no one else's.
+    mine = set(Placement.objects.filter(patient=patient))
+    assert len(mine) == 2 and Placement.objects.exclude(patient=patient).exists()
+    assert set(access.scope_queryset(Placement.objects.all(), user=user)) == mine
+    assert set(access.scope_queryset(Patient.objects.all(), user=user)) == {patient}
+
+
+def test_a_patient_loaded_as_the_api_loads_the_caller_costs_no_query_for_the_role(
+    patient_user, django_assert_num_queries
+):
+    from clinic.api.authentication import load_caller
+
+    patient = Patient.objects.get(user=patient_user)
+    user = load_caller(type(patient_user), patient_user.pk)
+    with django_assert_num_queries(0):  # groups and patient record came with the user's row
+        assert access.role_of(user) == Role.PATIENT
+    with django_assert_num_queries(1):
+        assert list(access.visible_patients(user).values_list("pk", flat=True)) == [patient.pk]
+
+
+def test_a_login_with_no_group_and_no_patient_record_loaded_by_the_api_has_no_role_without_a_query(
+    site, django_assert_num_queries
+):
+    from clinic.api.authentication import load_caller
+
+    login = UserFactory(username="no.role.yet")
+    PatientFactory(registered_site=site)
+    user = load_caller(type(login), login.pk)
+    with django_assert_num_queries(0):
+        assert access.role_of(user) is None
+    assert not access.visible_patients(user).exists()
+    assert not access.scope_queryset(Patient.objects.all(), user=user).exists()
+
+
+def test_staff_roles_come_from_the_group_names_loaded_with_the_caller(
+    site_clinician, front_desk, superuser, django_assert_num_queries
+):
+    from clinic.api.authentication import load_caller
+
+    superuser.groups.add(Group.objects.get(name=access.ROLE_GROUPS[Role.FRONT_DESK]))  # superuser wins
+    callers = [load_caller(type(u), u.pk) for u in (site_clinician, front_desk, superuser)]
+    with django_assert_num_queries(0):
+        assert [access.role_of(u) for u in callers] == [Role.CLINICIAN, Role.FRONT_DESK, Role.SUPERUSER]
+    # The loaded names are what counts for the request: a group joined after the load waits for the next one.
+    front_desk.groups.add(Group.objects.get(name=access.ROLE_GROUPS[Role.PROGRAM_ADMIN]))
+    late = load_caller(type(front_desk), front_desk.pk)
+    setattr(late, access.GROUP_NAMES_ATTR, [access.ROLE_GROUPS[Role.FRONT_DESK]])
+    assert access.role_of(late) == Role.FRONT_DESK
+
+
+def test_a_patient_record_linked_mid_request_changes_nothing_until_the_next_request(site):
+    """The role and the patient id are one answer per request: no role now means no patient id now."""
+    login = UserFactory(username="registering.now")
+    user = _as_the_session_loads_it(login)
+    assert access.role_of(user) is None
+    patient = PatientFactory(user=user, registered_site=site)  # also caches user.patient on this object
+    assert user._meta.model.patient.is_cached(user)
+    assert access._patient_id_of(user) is None
+    assert access.role_of(user) is None and not access.visible_patients(user).exists()
+    following = _as_the_session_loads_it(login)
+    assert access.role_of(following) == Role.PATIENT and access._patient_id_of(following) == patient.pk
+
+
+def test_a_superusers_visible_ids_are_every_patient(superuser, site, other_site):
+    everyone = {PatientFactory(registered_site=site).pk, PatientFactory(registered_site=other_site).pk}
+    assert set(Patient.objects.filter(pk__in=access.visible_patient_ids(superuser)).values_list("pk", flat=True)) == (
+        everyone
+    )
+
+
+def test_staff_at_no_site_see_no_patient_row_through_an_empty_array(site, iop, clinician, today):
+    """``= ANY('{}')`` is false for every row: a role with no site membership sees nothing."""
+    services.enroll_in_iop(
+        patient=PatientFactory(registered_site=site), program=iop, start_on=today, enrolled_by=clinician
+    )
+    unplaced = staff_member(role=Role.CLINICIAN, sites=[], username="new.hire")
+    assert access.role_of(unplaced) == Role.CLINICIAN
+    assert not access.scope_queryset(Placement.objects.all(), user=unplaced).exists()
+    assert not access.scope_queryset(Patient.objects.all(), user=unplaced).exists()

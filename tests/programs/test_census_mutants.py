@@ -106,3 +106,12 @@ def test_active_stays_are_the_residential_placements_in_force(clinic, site, toda
     assert selectors.active_stays(on=today).count() == 2
     assert [p.patient.legal_first_name for p in selectors.active_stays(on=today, sites=[site])] == ["Sam"]
     assert selectors.active_stays(on=today - D(3), sites=[site]).count() == 2
+
+
+def test_census_rows_come_with_their_site_in_one_query(clinic, site, other_site, today, django_assert_num_queries):
+    """The dashboard groups the cards by site: reading each row's site costs no query per program."""
+    with django_assert_num_queries(1):
+        rows = selectors.census(on=today)
+        sites = [row.program.site.name for row in rows]
+    assert len(rows) == 5
+    assert sites == [other_site.name] + [site.name] * 4
