@@ -115,3 +115,15 @@ def test_census_rows_come_with_their_site_in_one_query(clinic, site, other_site,
         sites = [row.program.site.name for row in rows]
     assert len(rows) == 5
     assert sites == [other_site.name] + [site.name] * 4
+
+
+def test_census_orders_programs_of_one_site_and_level_by_name_not_by_when_they_opened(clinic, site, today):
+    ProgramFactory(site=site, name="Aspen House")  # opened last, first by name among Riverside's residential ones
+    assert [r.program.name for r in selectors.census(on=today)] == [
+        "Lakeview Residential",
+        "Evening IOP",
+        "Willow IOP",
+        "Aspen House",
+        "Residential 3.5",
+        "Zinnia House",
+    ]
