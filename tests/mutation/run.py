@@ -321,7 +321,11 @@ def main() -> int:
                 work = prepare(hit, "sample")
             outcomes = run_mutmut(hit, work, drawn, log)
         else:
-            for target in targets:
+            for index, target in enumerate(targets):
+                if index:
+                    # A module's race tests commit on a second connection; a mutant stopped mid-test leaves
+                    # those rows, and the next module's tests would fail on them before mutating anything.
+                    warm_test_database()
                 work = prepare([target], target.key)
                 outcomes += run_mutmut([target], work, target.patterns(), log)
                 print(f"{target.module}: {len(outcomes[-1].statuses)} mutants in {outcomes[-1].seconds:.0f} s")
