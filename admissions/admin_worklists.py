@@ -59,10 +59,14 @@ def _hours_left(expires_at: dt.datetime, now: dt.datetime) -> str:
     return "under an hour" if seconds < 3600 else f"{round(seconds / 3600)} h"
 
 
+def _held(reservation: Reservation) -> str:
+    return f"Bed {reservation.bed.label}" if reservation.bed else "A seat"
+
+
 def _reservation(reservation: Reservation | None) -> str:
     if reservation is None:
         return "none"
-    where = f"Bed {reservation.bed.label}" if reservation.bed else "A seat"
+    where = _held(reservation)
     expires = localtime.when(reservation.expires_at, reservation.program.time_zone)
     return f"{where} from {day(reservation.start_on)}, held until {expires}"
 
@@ -141,7 +145,7 @@ def expiring_worklist(request: HttpRequest) -> Worklist:
                 patient=reservation.patient,
                 program=reservation.program,
                 cells=[
-                    f"Bed {reservation.bed.label}" if reservation.bed else "A seat",
+                    _held(reservation),
                     day(reservation.start_on),
                     localtime.when(reservation.expires_at, zone),
                     _hours_left(reservation.expires_at, now),

@@ -13,6 +13,12 @@ from django.http import HttpRequest, JsonResponse
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from clinic import clock
+from clinic.api.pagination import CursorPages
+from patients.selectors import STAFF_PATIENT_PAGE_SQL
+from scheduling.models import CancelReason, SessionStatus
+from scheduling.selectors import PATIENT_CARE_SQL, UPCOMING_SESSIONS_SQL
+
 
 def _user_id(request: HttpRequest) -> int | None:
     header = request.headers.get("Authorization", "")
@@ -54,23 +60,15 @@ def me(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _care_sql() -> str:
-    # The API's own statement (journey and this week's hours), for the caller found by user id.
-    from scheduling.selectors import PATIENT_CARE_SQL
-
-    return PATIENT_CARE_SQL.replace("%(patient)s", "(SELECT id FROM patients_patient WHERE user_id = %(user)s)")
+def _for_caller(sql: str) -> str:
+    """One of the API's statements, for the patient whose login the token names (the API has them loaded)."""
+    return sql.replace("%(patient)s", "(SELECT id FROM patients_patient WHERE user_id = %(user)s)")
 
 
 def me_care(request: HttpRequest) -> JsonResponse:
-    from clinic import clock
-    from scheduling.models import SessionStatus
-
-    return _json(
-        request,
-        lambda user_id: {
-            "journey": _rows(_care_sql(), {"user": user_id, "now": clock.now(), "scheduled": SessionStatus.SCHEDULED})
-        },
-    )
+    # The API's own statement: the journey and this week's hours.
+    sql, params = _for_caller(PATIENT_CARE_SQL), {"now": clock.now(), "scheduled": SessionStatus.SCHEDULED}
+    return _json(request, lambda user_id: {"journey": _rows(sql, {**params, "user": user_id})})
 
 
 # Where the API reads with a statement of its own (issue 17), the raw view runs that statement: the
@@ -90,13 +88,10 @@ SELECT pr.public_id AS id, pr.name, si.name AS site, pr.asam_level, pr.capacity,
 
 
 def me_sessions(request: HttpRequest) -> JsonResponse:
-    # The API's first page of upcoming sessions (25 and one more, to know whether a next page exists).
-    from clinic import clock
-    from scheduling.models import CancelReason
-    from scheduling.selectors import UPCOMING_SESSIONS_SQL
-
-    sql = UPCOMING_SESSIONS_SQL.replace("%(patient)s", "(SELECT id FROM patients_patient WHERE user_id = %(user)s)")
-    params = {"now": clock.now(), "session_cancelled": CancelReason.SESSION_CANCELLED, "limit": 26}
+    # The API's first page of upcoming sessions, and one row more to know whether a next page exists.
+    sql = _for_caller(UPCOMING_SESSIONS_SQL)
+    params = {"now": clock.now(), "session_cancelled": CancelReason.SESSION_CANCELLED}
+    params["limit"] = CursorPages.page_size + 1
     return _json(request, lambda user_id: {"results": _rows(sql, {**params, "user": user_id})})
 
 
@@ -107,8 +102,6 @@ def staff_census(request: HttpRequest) -> JsonResponse:
 def staff_patients(request: HttpRequest) -> JsonResponse:
     # The API's own statement: the patients at the caller's sites (registered there or placed in their
     # programs), every column the list shows, and the total for the page count.
-    from patients.selectors import STAFF_PATIENT_PAGE_SQL
-
     return _json(
         request, lambda user_id: {"results": _rows(STAFF_PATIENT_PAGE_SQL, {"user": user_id, "limit": 50, "offset": 0})}
     )

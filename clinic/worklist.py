@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 
 from clinic import audit
 from clinic.localtime import day  # noqa: F401 - the worklists' one date format, imported from here
@@ -132,6 +132,11 @@ def render(
         "opts": model_admin.model._meta,
     }
     return TemplateResponse(request, "admin/clinic/worklist.html", context)
+
+
+def tabs_of(lists: dict[str, tuple], url_name: str, current: str) -> list[tuple[str, str, bool]]:
+    """One tab per list of a page whose URL names the list (``lists``: its key, then a tuple titled first)."""
+    return [(entry[0], reverse(url_name, args=[key]), key == current) for key, entry in lists.items()]
 
 
 def list_view(

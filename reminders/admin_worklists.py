@@ -14,7 +14,7 @@ from django.urls import path, reverse
 
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, list_view
+from clinic.worklist import Action, Flag, Row, Worklist, list_view, tabs_of
 from reminders import selectors
 from reminders.dashboard import start_of_today
 from reminders.models import Reminder, ReminderStatus
@@ -106,7 +106,7 @@ def reminders_worklist(request: HttpRequest, which: str) -> Worklist:
         columns=["Reminder of", "Channel", "Due", "Status", "Attempts"],
         rows=rows,
         empty=empty,
-        tabs=[(LISTS[other][0], reverse("admin:reminders_worklist", args=[other]), other == which) for other in LISTS],
+        tabs=tabs_of(LISTS, "admin:reminders_worklist", which),
     )
 
 

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 
 from clinic import access, clock, localtime
 from clinic.models import AuditCategory
-from clinic.worklist import Action, Flag, Row, Worklist, list_view, staff_name
+from clinic.worklist import Action, Flag, Row, Worklist, list_view, staff_name, tabs_of
 from scheduling import selectors
 from scheduling.admin_views import TAKE_ATTENDANCE
 
@@ -82,10 +82,7 @@ def sessions_worklist(request: HttpRequest, which: str) -> Worklist:
         columns=["Starts", "Group", "Facilitator", "Booked", "Attended"],
         rows=rows,
         empty=empty,
-        tabs=[
-            (LISTS[other][0], reverse("admin:scheduling_worklist_sessions", args=[other]), other == which)
-            for other in LISTS
-        ],
+        tabs=tabs_of(LISTS, "admin:scheduling_worklist_sessions", which),
         per_patient=False,
     )
 

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 
 from clinic import access, clock
 from clinic.models import AuditCategory
-from clinic.worklist import Flag, Row, Worklist, action_for, day, days, list_view, register_titles
+from clinic.worklist import Flag, Row, Worklist, action_for, day, days, list_view, register_titles, tabs_of
 from programs.models import Placement, Program
 from utilization import roles, selectors
 from utilization.models import (
@@ -294,7 +294,7 @@ def ur_worklist(request: HttpRequest, which: str) -> Worklist:
         columns=COLUMNS[which],
         rows=rows,
         empty=empty,
-        tabs=[(LISTS[other][0], worklist_url(other), other == which) for other in LISTS],
+        tabs=tabs_of(LISTS, URL, which),
     )
 
 
