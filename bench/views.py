@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from clinic import clock
 from clinic.api.pagination import CursorPages
+from clinic.models import AuditAction, AuditCategory
 from patients.selectors import STAFF_PATIENT_PAGE_SQL
 from scheduling.models import CancelReason, SessionStatus
 from scheduling.selectors import PATIENT_CARE_SQL, UPCOMING_SESSIONS_SQL
@@ -44,20 +45,51 @@ def _json(request: HttpRequest, build) -> JsonResponse:
     return JsonResponse(build(user_id), safe=False, json_dumps_params={"default": str})
 
 
+PROFILE_SQL = (
+    "SELECT public_id AS id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth,"
+    " phone, email, time_zone, preferred_language FROM patients_patient WHERE user_id = %s"
+)
+
+
 def me(request: HttpRequest) -> JsonResponse:
-    return _json(
-        request,
-        lambda user_id: next(
-            iter(
-                _rows(
-                    "SELECT public_id AS id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth,"
-                    " phone, email, time_zone, preferred_language FROM patients_patient WHERE user_id = %s",
-                    [user_id],
-                )
-            ),
-            {},
-        ),
-    )
+    return _json(request, lambda user_id: next(iter(_rows(PROFILE_SQL, [user_id])), {}))
+
+
+# The profile with what its audit row names (the patient's row id, the login), and that row as one INSERT.
+AUDITED_PROFILE_SQL = (
+    "SELECT p.id AS patient_pk, u.username, p.public_id AS id, p.mrn, p.legal_first_name, p.legal_last_name,"
+    " p.preferred_name, p.date_of_birth, p.phone, p.email, p.time_zone, p.preferred_language"
+    " FROM patients_patient p JOIN auth_user u ON u.id = p.user_id WHERE p.user_id = %s"
+)
+AUDIT_SQL = (
+    'INSERT INTO "clinic_auditevent" (at, user_id, username, role, ip_address, user_agent, action, category, '
+    "patient_id, object_type, object_id, path, request_id, detail) "
+    "VALUES (%s, %s, %s, 'patient', %s, %s, %s, %s, %s, '', '', %s, %s, '')"
+)
+
+
+def me_audited(request: HttpRequest) -> JsonResponse:
+    """The raw profile read, then its audit row: the least any implementation keeping the audit must do.
+
+    Beside ``me``, it shows how much of the API's ratio to the raw view is the audit row itself
+    (one more statement and its COMMIT), which issue 17 keeps synchronous.
+    """
+
+    def build(user_id: int) -> dict:
+        rows = _rows(AUDITED_PROFILE_SQL, [user_id])
+        if not rows:
+            return {}
+        profile = rows[0]
+        patient_pk, username = profile.pop("patient_pk"), profile.pop("username")
+        with connection.cursor() as cursor:
+            cursor.execute(AUDIT_SQL, [
+                clock.now(), user_id, username, request.META.get("REMOTE_ADDR"), request.headers.get("User-Agent", ""),
+                AuditAction.VIEW, AuditCategory.DEMOGRAPHICS, patient_pk, request.path,
+                getattr(request, "request_id", ""),
+            ])  # fmt: skip
+        return profile
+
+    return _json(request, build)
 
 
 def _for_caller(sql: str) -> str:
