@@ -74,12 +74,14 @@ UPDATE reminders_reminder r
 
 # The dispatcher's own claim statement (reminders.dispatch._CLAIM_SQL), then one UPDATE per batch.
 _RAW_CLAIM_SQL = """
+WITH chosen AS MATERIALIZED (
+       SELECT id FROM reminders_reminder
+        WHERE (status = 'pending' AND send_after <= %(now)s)
+           OR (status = 'sending' AND lease_expires_at < %(now)s)
+        ORDER BY send_after LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 UPDATE reminders_reminder AS r
    SET status = 'sending', lease_expires_at = %(lease)s, attempts = r.attempts + 1, updated_at = %(now)s
- WHERE r.id IN (SELECT id FROM reminders_reminder
-                 WHERE (status = 'pending' AND send_after <= %(now)s)
-                    OR (status = 'sending' AND lease_expires_at < %(now)s)
-                 ORDER BY send_after LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+  FROM chosen WHERE r.id = chosen.id
 RETURNING r.id
 """
 _RAW_SENT_SQL = """

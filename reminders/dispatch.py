@@ -2,8 +2,8 @@
 
 The send-once rule rests on three things:
 
-1. **Claiming** is one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)``
-   that moves rows to ``sending`` with a lease and bumps ``attempts``. Two beats or a
+1. **Claiming** is one statement: a CTE chooses the batch (``FOR UPDATE SKIP LOCKED``), an
+   ``UPDATE`` moves those rows to ``sending`` with a lease and bumps ``attempts``. Two beats or a
    task delivered twice claim disjoint rows; a row already sent is never claimed again.
 2. Every later write is **fenced**: ``WHERE status='sending' AND attempts=<the claim's>``,
    so a worker whose lease expired (and whose row was claimed again) cannot overwrite
@@ -44,17 +44,24 @@ logger = logging.getLogger(__name__)
 # Namespace of the per-patient advisory lock that serialises the SMS cap check.
 _SMS_CAP_LOCK = 4_004
 
+# The rows are chosen once, in a CTE, then updated. Written as ``WHERE id IN (SELECT ... LIMIT n
+# FOR UPDATE SKIP LOCKED)`` the LIMIT bounded nothing once PostgreSQL planned a nested-loop semi join:
+# it ran the subquery again for each row, each run skipped the rows the statement had just updated
+# and took the next due one, and a batch of 1 claimed every due row (found at six of the ten CI
+# instants; tests/reminders/test_claims.py holds that plan).
 _CLAIM_SQL = """
-UPDATE reminders_reminder AS r
-   SET status = 'sending', lease_expires_at = %(lease)s, attempts = r.attempts + 1, updated_at = %(now)s,
-       merged_into_id = NULL, cleared_at = NULL
- WHERE r.id IN (
+WITH chosen AS MATERIALIZED (
        SELECT id FROM reminders_reminder
         WHERE (status = 'pending' AND send_after <= %(now)s)
            OR (status = 'sending' AND lease_expires_at < %(now)s)
         ORDER BY send_after
         LIMIT %(limit)s
           FOR UPDATE SKIP LOCKED)
+UPDATE reminders_reminder AS r
+   SET status = 'sending', lease_expires_at = %(lease)s, attempts = r.attempts + 1, updated_at = %(now)s,
+       merged_into_id = NULL, cleared_at = NULL
+  FROM chosen
+ WHERE r.id = chosen.id
 RETURNING r.id, r.attempts
 """
 

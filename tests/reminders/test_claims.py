@@ -107,3 +107,26 @@ def test_a_claim_after_the_holder_commits_finds_nothing_left_of_its_rows(due_ema
     assert sorted(pk for pk, _ in dispatch.claim_due(limit=10, now=now)) == sorted(ids)
     # The lease still runs: a second beat, or the same task delivered twice, gets nothing.
     assert dispatch.claim_due(limit=10, now=now + dt.timedelta(seconds=1)) == []
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_no_more_than_its_limit_whatever_plan_postgresql_picks(due_emails, today):
+    """The batch size bounds a claim even when PostgreSQL would run the choice of rows once per row.
+
+    The instants run found it (batch size 1, two rows in flight): with statistics that call the
+    table a handful of rows, ``WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` became a
+    nested-loop semi join that ran the subquery again for each row of the table, and each run skipped
+    the rows the statement had just updated and locked, so took the next due one.
+    """
+    now = noon_tomorrow(today)
+    due_emails(1, now)
+    with connection.cursor() as cursor:
+        # Statistics taken at one row and planner costs that make a sort dear: PostgreSQL then joins the
+        # table to the subquery row by row and runs the subquery again for each row.
+        cursor.execute("ANALYZE reminders_reminder")
+        for costly in ("hashjoin", "hashagg", "mergejoin", "sort", "material"):
+            cursor.execute(f"SET LOCAL enable_{costly} = off")
+    ids = due_emails(3, now)
+    claims = dispatch.claim_due(limit=1, now=now)
+    assert claims == [(ids[0], 1)]
+    assert Reminder.objects.filter(pk__in=ids, status=ReminderStatus.SENDING).count() == 1
