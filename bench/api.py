@@ -220,15 +220,19 @@ def postgres_on_its_own_core() -> Iterator[bool]:
     False (and changes nothing) when there is one core or the processes may not be moved.
     """
     cores = sorted(os.sched_getaffinity(0))
-    before = {pid: os.sched_getaffinity(pid) for pid in _postgres_pids()} if len(cores) > 1 else {}
+    before: dict[int, set[int]] = {}
+    for pid in _postgres_pids() if len(cores) > 1 else []:
+        with contextlib.suppress(ProcessLookupError):  # a backend or autovacuum worker that has just ended
+            before[pid] = os.sched_getaffinity(pid)
     mine = os.sched_getaffinity(0)
     moved: list[int] = []
     try:
         for pid in before:
-            os.sched_setaffinity(pid, {cores[-1]})
-            moved.append(pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(pid, {cores[-1]})
+                moved.append(pid)
         os.sched_setaffinity(0, set(cores[:-1]))
-    except (PermissionError, ProcessLookupError):
+    except PermissionError:
         before = {}
     try:
         yield bool(before)
@@ -286,7 +290,8 @@ def _split_cores(*, out: Path, tokens: dict, seconds: float, concurrency: int, m
     measured = {}
     with postgres_on_its_own_core() as split:
         if not split:
-            return {"measured": False, "why": "one core, or PostgreSQL's processes may not be moved"}
+            why = "one core, or PostgreSQL's processes are not on this machine or may not be moved"
+            return {"measured": False, "why": why}
         with gunicorn(out / "gunicorn-split.log") as (port, _process):
             for endpoint in ENDPOINTS:
                 if not endpoint.audited_raw_path:
