@@ -72,18 +72,6 @@ UPDATE reminders_reminder r
   FROM bench_dispatch_rows d WHERE d.id = r.id
 """
 
-# The dispatcher's own claim statement (reminders.dispatch._CLAIM_SQL), then one UPDATE per batch.
-_RAW_CLAIM_SQL = """
-WITH chosen AS MATERIALIZED (
-       SELECT id FROM reminders_reminder
-        WHERE (status = 'pending' AND send_after <= %(now)s)
-           OR (status = 'sending' AND lease_expires_at < %(now)s)
-        ORDER BY send_after LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
-UPDATE reminders_reminder AS r
-   SET status = 'sending', lease_expires_at = %(lease)s, attempts = r.attempts + 1, updated_at = %(now)s
-  FROM chosen WHERE r.id = chosen.id
-RETURNING r.id
-"""
 _RAW_SENT_SQL = """
 UPDATE reminders_reminder SET status = 'sent', sent_at = clock_timestamp(), lease_expires_at = NULL,
        provider_message_id = 'raw', updated_at = clock_timestamp()
@@ -150,6 +138,9 @@ def _outcome(due: dt.datetime, rows: int, *, seconds: float | None = None) -> di
 
 
 def _raw(rows: int) -> dict:
+    # The dispatcher's own claim statement, then one UPDATE per batch (imported here: Django is set up by now).
+    from reminders.dispatch import _CLAIM_SQL
+
     due = clock.now()
     _reset(due)
     url = bench_database_url()
@@ -162,7 +153,7 @@ def _raw(rows: int) -> dict:
                 while True:
                     params = {"now": clock.now(), "lease": lease, "limit": settings.REMINDERS_BATCH_SIZE}
                     with conn.transaction():
-                        ids = [row[0] for row in conn.execute(_RAW_CLAIM_SQL, params)]
+                        ids = [row[0] for row in conn.execute(_CLAIM_SQL, params)]
                     if not ids:
                         return
                     with conn.transaction():

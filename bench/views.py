@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from clinic import clock
+from clinic import access, audit, clock
 from clinic.api.pagination import CursorPages
 from clinic.models import AuditAction, AuditCategory
 from patients.selectors import STAFF_PATIENT_PAGE_SQL
@@ -45,26 +45,23 @@ def _json(request: HttpRequest, build) -> JsonResponse:
     return JsonResponse(build(user_id), safe=False, json_dumps_params={"default": str})
 
 
-PROFILE_SQL = (
-    "SELECT public_id AS id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth,"
-    " phone, email, time_zone, preferred_language FROM patients_patient WHERE user_id = %s"
+# The profile's columns, as the API answers them (``p`` is the patient's row).
+_PROFILE_COLUMNS = (
+    "p.public_id AS id, p.mrn, p.legal_first_name, p.legal_last_name, p.preferred_name, p.date_of_birth,"
+    " p.phone, p.email, p.time_zone, p.preferred_language"
 )
+PROFILE_SQL = f"SELECT {_PROFILE_COLUMNS} FROM patients_patient p WHERE p.user_id = %s"
 
 
 def me(request: HttpRequest) -> JsonResponse:
     return _json(request, lambda user_id: next(iter(_rows(PROFILE_SQL, [user_id])), {}))
 
 
-# The profile with what its audit row names (the patient's row id, the login), and that row as one INSERT.
+# The profile with what its audit row names (the patient's row id, the login). The row itself is
+# written by the API's own one-row statement (clinic.audit), so both sides insert alike.
 AUDITED_PROFILE_SQL = (
-    "SELECT p.id AS patient_pk, u.username, p.public_id AS id, p.mrn, p.legal_first_name, p.legal_last_name,"
-    " p.preferred_name, p.date_of_birth, p.phone, p.email, p.time_zone, p.preferred_language"
+    f"SELECT p.id AS patient_pk, u.username, {_PROFILE_COLUMNS}"
     " FROM patients_patient p JOIN auth_user u ON u.id = p.user_id WHERE p.user_id = %s"
-)
-AUDIT_SQL = (
-    'INSERT INTO "clinic_auditevent" (at, user_id, username, role, ip_address, user_agent, action, category, '
-    "patient_id, object_type, object_id, path, request_id, detail) "
-    "VALUES (%s, %s, %s, 'patient', %s, %s, %s, %s, %s, '', '', %s, %s, '')"
 )
 
 
@@ -82,10 +79,10 @@ def me_audited(request: HttpRequest) -> JsonResponse:
         profile = rows[0]
         patient_pk, username = profile.pop("patient_pk"), profile.pop("username")
         with connection.cursor() as cursor:
-            cursor.execute(AUDIT_SQL, [
-                clock.now(), user_id, username, request.META.get("REMOTE_ADDR"), request.headers.get("User-Agent", ""),
-                AuditAction.VIEW, AuditCategory.DEMOGRAPHICS, patient_pk, request.path,
-                getattr(request, "request_id", ""),
+            cursor.execute(audit._INSERT_ONE_ROW, [
+                clock.now(), user_id, username, access.Role.PATIENT, request.META.get("REMOTE_ADDR"),
+                request.headers.get("User-Agent", ""), AuditAction.VIEW, AuditCategory.DEMOGRAPHICS, patient_pk,
+                "", "", request.path, getattr(request, "request_id", ""), "",
             ])  # fmt: skip
         return profile
 
